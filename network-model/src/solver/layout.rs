@@ -1,0 +1,329 @@
+//! The solver's view of one network configuration: which nodes have a
+//! pressure unknown, which are held by a supply, which are disconnected;
+//! which branches carry flow and by which law; and the sparsity pattern of the
+//! Newton system with the position of every Jacobian entry.
+//!
+//! A layout depends only on what is in service, which valves are open and
+//! the regulator modes, not on demands or set points, so the simulator's
+//! repeated solves reuse it, together with its symbolic LU factorization.
+
+use std::collections::VecDeque;
+
+use faer::sparse::SymbolicSparseColMatRef;
+use faer::sparse::linalg::lu::{SymbolicLu, factorize_symbolic_lu};
+
+use super::RegulatorState;
+use super::friction::PipeFriction;
+use crate::ids::*;
+use crate::network::Network;
+use crate::units::{GRAVITY_M_S2, NORMAL_PRESSURE_BAR, NORMAL_TEMPERATURE_K, PA_PER_BAR, ambient_pressure_bar};
+
+/// No unknown or no Jacobian entry.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// What the solver does with a node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum NodeRole {
+    /// Pressure is unknown number `col`; its balance is row `col`.
+    Free(u32),
+    /// Pressure is held by this supply.
+    Fixed(SupplyIdx),
+    /// No path from any supply: no pressure.
+    Disconnected,
+}
+
+/// The equation of one active branch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Law {
+    /// A pipe, or an open valve (length 0): the pipe equation of
+    /// `specs/hydraulics.md`.
+    Friction {
+        friction: PipeFriction,
+        /// λ multiplies L/D; zero for valves.
+        length_over_diameter: f64,
+        zeta: f64,
+        /// C·T = p_n T / (T_n · 1e5 · ρ_n · A²).
+        c_t: f64,
+        /// g (h_from − h_to) / 1e5: the head term per unit density.
+        head_bar_m3_kg: f64,
+        temperature_k: f64,
+    },
+    /// Holds the outlet at the set point: P_to − P_set = 0.
+    RegulatorActive(RegulatorIdx),
+    /// Inlet below the set point: P_from − P_to = 0.
+    RegulatorOpen,
+}
+
+/// One active branch: its ends, its law and where its Jacobian entries live.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BranchEq {
+    pub branch: BranchRef,
+    pub from: NodeIdx,
+    pub to: NodeIdx,
+    /// Pressure unknown of each end, or [`NONE`] when held by a supply.
+    pub col_from: u32,
+    pub col_to: u32,
+    /// Positions in the CSC value array of ∂F/∂P_from, ∂F/∂P_to, ∂F/∂m.
+    pub pos_from: u32,
+    pub pos_to: u32,
+    pub pos_m: u32,
+    pub law: Law,
+}
+
+/// One configuration of the network, ready for Newton.
+pub(crate) struct Layout {
+    /// The configuration this layout was built for (see [`configuration_key`]).
+    pub key: Vec<u8>,
+    pub roles: Vec<NodeRole>,
+    /// Node of each pressure unknown.
+    pub free_nodes: Vec<NodeIdx>,
+    /// Active branches; branch `k` is unknown and row `free_nodes.len() + k`.
+    pub branches: Vec<BranchEq>,
+    /// Index into `branches` for each element, or [`NONE`].
+    pub pipe_eq: Vec<u32>,
+    pub valve_eq: Vec<u32>,
+    pub regulator_eq: Vec<u32>,
+    pub col_ptr: Vec<u32>,
+    pub row_idx: Vec<u32>,
+    /// The constant entries (node balance rows: ±1); the rest are zero.
+    pub values_template: Vec<f64>,
+    pub symbolic: Option<SymbolicLu<u32>>,
+    /// Ambient pressure at each node, bar: gauge = absolute − ambient.
+    pub ambient_bar: Vec<f64>,
+}
+
+impl Layout {
+    pub fn dim(&self) -> usize {
+        self.free_nodes.len() + self.branches.len()
+    }
+}
+
+/// A compact description of everything a layout depends on.
+pub(crate) fn configuration_key(network: &Network, modes: &[RegulatorState], key: &mut Vec<u8>) {
+    key.clear();
+    for n in [
+        network.nodes.len(),
+        network.pipes.len(),
+        network.valves.len(),
+        network.regulators.len(),
+        network.supplies.len(),
+    ] {
+        key.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    key.extend(network.pipes.iter().map(|p| p.in_service as u8));
+    key.extend(network.valves.iter().map(|v| v.open as u8));
+    key.extend(network.supplies.iter().map(|s| s.in_service as u8));
+    key.extend(
+        network
+            .regulators
+            .iter()
+            .zip(modes)
+            .map(|(r, m)| if r.in_service { 1 + *m as u8 } else { 0 }),
+    );
+}
+
+/// Builds the layout of `network` with regulators in `modes`.
+pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
+    let mut key = Vec::new();
+    configuration_key(network, modes, &mut key);
+    let n_nodes = network.nodes.len();
+
+    // Which branches can carry flow in this configuration.
+    let regulator_carries = |i: usize| network.regulators[i].in_service && modes[i] != RegulatorState::Closed;
+    let carries = |b: BranchRef| match b {
+        BranchRef::Regulator(i) => regulator_carries(i.index()),
+        other => network.branch_active(other),
+    };
+
+    // Supplied nodes: reachable from an in-service supply; pipes and valves
+    // both ways, regulators only forward.
+    let mut adjacency: Vec<Vec<(NodeIdx, bool)>> = vec![Vec::new(); n_nodes];
+    for b in network.branches().filter(|&b| carries(b)) {
+        let (f, t) = network.branch_ends(b);
+        let two_way = !matches!(b, BranchRef::Regulator(_));
+        adjacency[f.index()].push((t, true));
+        adjacency[t.index()].push((f, two_way));
+    }
+    let mut roles = vec![NodeRole::Disconnected; n_nodes];
+    let mut queue = VecDeque::new();
+    for (i, s) in network.supplies.iter().enumerate() {
+        if s.in_service {
+            roles[s.node.index()] = NodeRole::Fixed(SupplyIdx::new(i));
+            queue.push_back(s.node);
+        }
+    }
+    let mut free_nodes = Vec::new();
+    while let Some(n) = queue.pop_front() {
+        for &(m, passable) in &adjacency[n.index()] {
+            if passable && roles[m.index()] == NodeRole::Disconnected {
+                roles[m.index()] = NodeRole::Free(free_nodes.len() as u32);
+                free_nodes.push(m);
+                queue.push_back(m);
+            }
+        }
+    }
+    // Number unknowns in node order, which keeps the pattern independent of
+    // the supply order and the BFS.
+    free_nodes.sort_unstable();
+    for (col, n) in free_nodes.iter().enumerate() {
+        roles[n.index()] = NodeRole::Free(col as u32);
+    }
+
+    let col_of = |n: NodeIdx| match roles[n.index()] {
+        NodeRole::Free(c) => c,
+        _ => NONE,
+    };
+    let supplied = |n: NodeIdx| roles[n.index()] != NodeRole::Disconnected;
+
+    let gas = &network.gas;
+    let mut branches = Vec::new();
+    let mut pipe_eq = vec![NONE; network.pipes.len()];
+    let mut valve_eq = vec![NONE; network.valves.len()];
+    let mut regulator_eq = vec![NONE; network.regulators.len()];
+    for b in network.branches().filter(|&b| carries(b)) {
+        let (from, to) = network.branch_ends(b);
+        if !(supplied(from) && supplied(to)) {
+            continue;
+        }
+        let temperature_k = 0.5 * (network.node_temperature_k(from) + network.node_temperature_k(to));
+        let friction_law = |d_mm: f64, k_mm: f64, length_m: f64, zeta: f64| {
+            let d_m = d_mm * 1e-3;
+            let area = std::f64::consts::PI * d_m * d_m / 4.0;
+            let c = NORMAL_PRESSURE_BAR / (NORMAL_TEMPERATURE_K * PA_PER_BAR * gas.density_normal_kg_m3 * area * area);
+            Law::Friction {
+                // Roughness does not matter for a valve (L = 0); any valid value will do.
+                friction: PipeFriction::new(d_m, k_mm.max(1e-9) * 1e-3, area, gas.viscosity_pa_s),
+                length_over_diameter: length_m / d_m,
+                zeta,
+                c_t: c * temperature_k,
+                head_bar_m3_kg: GRAVITY_M_S2 * (network.node(from).elevation_m - network.node(to).elevation_m)
+                    / PA_PER_BAR,
+                temperature_k,
+            }
+        };
+        let (law, slot) = match b {
+            BranchRef::Pipe(i) => {
+                let p = &network.pipes[i.index()];
+                (
+                    friction_law(p.diameter_mm, p.roughness_mm, p.length_m, p.loss_coefficient),
+                    &mut pipe_eq[i.index()],
+                )
+            }
+            BranchRef::Valve(i) => {
+                let v = &network.valves[i.index()];
+                (
+                    friction_law(v.diameter_mm, 0.0, 0.0, v.loss_coefficient),
+                    &mut valve_eq[i.index()],
+                )
+            }
+            BranchRef::Regulator(i) => {
+                let law = match modes[i.index()] {
+                    RegulatorState::Active => Law::RegulatorActive(i),
+                    RegulatorState::Open => Law::RegulatorOpen,
+                    RegulatorState::Closed => unreachable!("closed regulators carry no flow"),
+                };
+                (law, &mut regulator_eq[i.index()])
+            }
+        };
+        *slot = branches.len() as u32;
+        branches.push(BranchEq {
+            branch: b,
+            from,
+            to,
+            col_from: col_of(from),
+            col_to: col_of(to),
+            pos_from: NONE,
+            pos_to: NONE,
+            pos_m: NONE,
+            law,
+        });
+    }
+
+    let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), &mut branches);
+    let dim = free_nodes.len() + branches.len();
+    let symbolic = (dim > 0).then(|| {
+        let sym = SymbolicSparseColMatRef::new_checked(dim, dim, &col_ptr, None, &row_idx);
+        factorize_symbolic_lu(sym, Default::default()).expect("symbolic LU of a valid pattern")
+    });
+
+    Layout {
+        key,
+        roles,
+        free_nodes,
+        branches,
+        pipe_eq,
+        valve_eq,
+        regulator_eq,
+        col_ptr,
+        row_idx,
+        values_template,
+        symbolic,
+        ambient_bar: network
+            .nodes
+            .iter()
+            .map(|n| ambient_pressure_bar(n.elevation_m))
+            .collect(),
+    }
+}
+
+/// Which Jacobian entry a pattern slot holds.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// ∂(node balance)/∂m: a constant ±1.
+    Balance(f64),
+    /// ∂F_k/∂P_from, ∂F_k/∂P_to, ∂F_k/∂m_k.
+    From(u32),
+    To(u32),
+    Flow(u32),
+}
+
+/// The CSC pattern of the Newton system: columns are the pressure unknowns
+/// then the branch flows; rows are the node balances then the branch
+/// equations. Records each branch's entry positions.
+fn pattern(n_free: usize, branches: &mut [BranchEq]) -> (Vec<u32>, Vec<u32>, Vec<f64>) {
+    let nf = n_free as u32;
+    let mut triplets: Vec<(u32, u32, Slot)> = Vec::with_capacity(branches.len() * 5);
+    for (k, b) in branches.iter().enumerate() {
+        let (k32, row) = (k as u32, nf + k as u32);
+        let col_m = nf + k as u32;
+        if b.col_from != NONE {
+            triplets.push((b.col_from, row, Slot::From(k32)));
+            triplets.push((col_m, b.col_from, Slot::Balance(-1.0)));
+        }
+        if b.col_to != NONE {
+            triplets.push((b.col_to, row, Slot::To(k32)));
+            triplets.push((col_m, b.col_to, Slot::Balance(1.0)));
+        }
+        triplets.push((col_m, row, Slot::Flow(k32)));
+    }
+    triplets.sort_unstable_by_key(|&(c, r, _)| (c, r));
+
+    let dim = n_free + branches.len();
+    let mut col_ptr = vec![0u32; dim + 1];
+    let mut row_idx = Vec::with_capacity(triplets.len());
+    let mut values = Vec::with_capacity(triplets.len());
+    for (pos, &(c, r, slot)) in triplets.iter().enumerate() {
+        col_ptr[c as usize + 1] += 1;
+        row_idx.push(r);
+        let pos = pos as u32;
+        values.push(match slot {
+            Slot::Balance(v) => v,
+            Slot::From(k) => {
+                branches[k as usize].pos_from = pos;
+                0.0
+            }
+            Slot::To(k) => {
+                branches[k as usize].pos_to = pos;
+                0.0
+            }
+            Slot::Flow(k) => {
+                branches[k as usize].pos_m = pos;
+                0.0
+            }
+        });
+    }
+    for c in 0..dim {
+        col_ptr[c + 1] += col_ptr[c];
+    }
+    (col_ptr, row_idx, values)
+}
