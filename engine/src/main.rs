@@ -1,1 +1,25 @@
-fn main() {}
+//! The `linepack` command. Each subcommand lives in `cli/`.
+//!
+//! Exit codes: 0 success; 1 the work failed (e.g. the solver did not
+//! converge); 2 bad input (an invalid network file, bad arguments).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<linepack_network::file::LoadError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

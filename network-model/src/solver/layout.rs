@@ -41,6 +41,7 @@ pub(crate) enum Law {
         friction: PipeFriction,
         /// λ multiplies L/D; zero for valves.
         length_over_diameter: f64,
+        area_m2: f64,
         zeta: f64,
         /// C·T = p_n T / (T_n · 1e5 · ρ_n · A²).
         c_t: f64,
@@ -55,6 +56,12 @@ pub(crate) enum Law {
 }
 
 /// One active branch: its ends, its law and where its Jacobian entries live.
+///
+/// Pipe flows are eliminated from the linear system (their ∂F/∂m is never
+/// zero), so a pipe adds to the four node-by-node entries of its ends
+/// (`pos_ff`, `pos_ft`, `pos_tf`, `pos_tt`). Valves and regulators keep their
+/// flow as an unknown (a loss-free valve or a regulator has ∂F/∂m = 0) with
+/// their own row (`pos_from`, `pos_to`, `pos_m`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BranchEq {
     pub branch: BranchRef,
@@ -63,22 +70,35 @@ pub(crate) struct BranchEq {
     /// Pressure unknown of each end, or [`NONE`] when held by a supply.
     pub col_from: u32,
     pub col_to: u32,
-    /// Positions in the CSC value array of ∂F/∂P_from, ∂F/∂P_to, ∂F/∂m.
+    /// Kept branches: positions of ∂F/∂P_from, ∂F/∂P_to, ∂F/∂m in their row.
     pub pos_from: u32,
     pub pos_to: u32,
     pub pos_m: u32,
+    /// Eliminated pipes: positions of (row from, col from), (from, to),
+    /// (to, from), (to, to).
+    pub pos_ff: u32,
+    pub pos_ft: u32,
+    pub pos_tf: u32,
+    pub pos_tt: u32,
     pub law: Law,
 }
 
 /// One configuration of the network, ready for Newton.
+///
+/// The iterate is `[P of free nodes | m of kept branches | m of pipes]` and
+/// the residual has the same order (node balances, kept branch laws, pipe
+/// laws). The linear system covers the first `n_system()` unknowns.
 pub(crate) struct Layout {
     /// The configuration this layout was built for (see [`configuration_key`]).
     pub key: Vec<u8>,
     pub roles: Vec<NodeRole>,
     /// Node of each pressure unknown.
     pub free_nodes: Vec<NodeIdx>,
-    /// Active branches; branch `k` is unknown and row `free_nodes.len() + k`.
+    /// Active branches, kept ones first; branch `k` is unknown and residual
+    /// `free_nodes.len() + k`.
     pub branches: Vec<BranchEq>,
+    /// How many of `branches` are kept in the linear system.
+    pub n_kept: usize,
     /// Index into `branches` for each element, or [`NONE`].
     pub pipe_eq: Vec<u32>,
     pub valve_eq: Vec<u32>,
@@ -93,8 +113,14 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
+    /// Length of the iterate and the residual.
     pub fn dim(&self) -> usize {
         self.free_nodes.len() + self.branches.len()
+    }
+
+    /// Size of the linear system: pressures and kept flows.
+    pub fn n_system(&self) -> usize {
+        self.free_nodes.len() + self.n_kept
     }
 }
 
@@ -176,7 +202,7 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
     let supplied = |n: NodeIdx| roles[n.index()] != NodeRole::Disconnected;
 
     let gas = &network.gas;
-    let mut branches = Vec::new();
+    let mut branches: Vec<BranchEq> = Vec::new();
     let mut pipe_eq = vec![NONE; network.pipes.len()];
     let mut valve_eq = vec![NONE; network.valves.len()];
     let mut regulator_eq = vec![NONE; network.regulators.len()];
@@ -194,6 +220,7 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
                 // Roughness does not matter for a valve (L = 0); any valid value will do.
                 friction: PipeFriction::new(d_m, k_mm.max(1e-9) * 1e-3, area, gas.viscosity_pa_s),
                 length_over_diameter: length_m / d_m,
+                area_m2: area,
                 zeta,
                 c_t: c * temperature_k,
                 head_bar_m3_kg: GRAVITY_M_S2 * (network.node(from).elevation_m - network.node(to).elevation_m)
@@ -201,31 +228,21 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
                 temperature_k,
             }
         };
-        let (law, slot) = match b {
+        let law = match b {
             BranchRef::Pipe(i) => {
                 let p = &network.pipes[i.index()];
-                (
-                    friction_law(p.diameter_mm, p.roughness_mm, p.length_m, p.loss_coefficient),
-                    &mut pipe_eq[i.index()],
-                )
+                friction_law(p.diameter_mm, p.roughness_mm, p.length_m, p.loss_coefficient)
             }
             BranchRef::Valve(i) => {
                 let v = &network.valves[i.index()];
-                (
-                    friction_law(v.diameter_mm, 0.0, 0.0, v.loss_coefficient),
-                    &mut valve_eq[i.index()],
-                )
+                friction_law(v.diameter_mm, 0.0, 0.0, v.loss_coefficient)
             }
-            BranchRef::Regulator(i) => {
-                let law = match modes[i.index()] {
-                    RegulatorState::Active => Law::RegulatorActive(i),
-                    RegulatorState::Open => Law::RegulatorOpen,
-                    RegulatorState::Closed => unreachable!("closed regulators carry no flow"),
-                };
-                (law, &mut regulator_eq[i.index()])
-            }
+            BranchRef::Regulator(i) => match modes[i.index()] {
+                RegulatorState::Active => Law::RegulatorActive(i),
+                RegulatorState::Open => Law::RegulatorOpen,
+                RegulatorState::Closed => unreachable!("closed regulators carry no flow"),
+            },
         };
-        *slot = branches.len() as u32;
         branches.push(BranchEq {
             branch: b,
             from,
@@ -235,12 +252,30 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
             pos_from: NONE,
             pos_to: NONE,
             pos_m: NONE,
+            pos_ff: NONE,
+            pos_ft: NONE,
+            pos_tf: NONE,
+            pos_tt: NONE,
             law,
         });
     }
+    // Kept branches first (stable, so each group stays in network order).
+    branches.sort_by_key(|b| matches!(b.branch, BranchRef::Pipe(_)));
+    let n_kept = branches
+        .iter()
+        .take_while(|b| !matches!(b.branch, BranchRef::Pipe(_)))
+        .count();
+    for (k, b) in branches.iter().enumerate() {
+        let slot = match b.branch {
+            BranchRef::Pipe(i) => &mut pipe_eq[i.index()],
+            BranchRef::Valve(i) => &mut valve_eq[i.index()],
+            BranchRef::Regulator(i) => &mut regulator_eq[i.index()],
+        };
+        *slot = k as u32;
+    }
 
-    let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), &mut branches);
-    let dim = free_nodes.len() + branches.len();
+    let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), n_kept, &mut branches);
+    let dim = free_nodes.len() + n_kept;
     let symbolic = (dim > 0).then(|| {
         let sym = SymbolicSparseColMatRef::new_checked(dim, dim, &col_ptr, None, &row_idx);
         factorize_symbolic_lu(sym, Default::default()).expect("symbolic LU of a valid pattern")
@@ -251,6 +286,7 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
         roles,
         free_nodes,
         branches,
+        n_kept,
         pipe_eq,
         valve_eq,
         regulator_eq,
@@ -269,58 +305,79 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
 /// Which Jacobian entry a pattern slot holds.
 #[derive(Clone, Copy)]
 enum Slot {
-    /// ∂(node balance)/∂m: a constant ±1.
+    /// ∂(node balance)/∂m of a kept branch: a constant ±1.
     Balance(f64),
-    /// ∂F_k/∂P_from, ∂F_k/∂P_to, ∂F_k/∂m_k.
+    /// A kept branch's row: ∂F_k/∂P_from, ∂F_k/∂P_to, ∂F_k/∂m_k.
     From(u32),
     To(u32),
     Flow(u32),
+    /// An eliminated pipe's share of the node-by-node block.
+    FromFrom(u32),
+    FromTo(u32),
+    ToFrom(u32),
+    ToTo(u32),
 }
 
-/// The CSC pattern of the Newton system: columns are the pressure unknowns
-/// then the branch flows; rows are the node balances then the branch
-/// equations. Records each branch's entry positions.
-fn pattern(n_free: usize, branches: &mut [BranchEq]) -> (Vec<u32>, Vec<u32>, Vec<f64>) {
+/// The CSC pattern of the reduced Newton system: columns are the pressure
+/// unknowns then the kept flows; rows are the node balances then the kept
+/// branch laws. Entries several pipes share (a node's diagonal, parallel
+/// pipes) get one position. Records each branch's entry positions.
+fn pattern(n_free: usize, n_kept: usize, branches: &mut [BranchEq]) -> (Vec<u32>, Vec<u32>, Vec<f64>) {
     let nf = n_free as u32;
+    // (column, row, slot)
     let mut triplets: Vec<(u32, u32, Slot)> = Vec::with_capacity(branches.len() * 5);
     for (k, b) in branches.iter().enumerate() {
-        let (k32, row) = (k as u32, nf + k as u32);
-        let col_m = nf + k as u32;
-        if b.col_from != NONE {
-            triplets.push((b.col_from, row, Slot::From(k32)));
-            triplets.push((col_m, b.col_from, Slot::Balance(-1.0)));
+        let k32 = k as u32;
+        let (cf, ct) = (b.col_from, b.col_to);
+        if k < n_kept {
+            let row = nf + k32;
+            if cf != NONE {
+                triplets.push((cf, row, Slot::From(k32)));
+                triplets.push((row, cf, Slot::Balance(-1.0)));
+            }
+            if ct != NONE {
+                triplets.push((ct, row, Slot::To(k32)));
+                triplets.push((row, ct, Slot::Balance(1.0)));
+            }
+            triplets.push((row, row, Slot::Flow(k32)));
+        } else {
+            if cf != NONE {
+                triplets.push((cf, cf, Slot::FromFrom(k32)));
+            }
+            if ct != NONE {
+                triplets.push((ct, ct, Slot::ToTo(k32)));
+            }
+            if cf != NONE && ct != NONE {
+                triplets.push((ct, cf, Slot::FromTo(k32)));
+                triplets.push((cf, ct, Slot::ToFrom(k32)));
+            }
         }
-        if b.col_to != NONE {
-            triplets.push((b.col_to, row, Slot::To(k32)));
-            triplets.push((col_m, b.col_to, Slot::Balance(1.0)));
-        }
-        triplets.push((col_m, row, Slot::Flow(k32)));
     }
     triplets.sort_unstable_by_key(|&(c, r, _)| (c, r));
 
-    let dim = n_free + branches.len();
+    let dim = n_free + n_kept;
     let mut col_ptr = vec![0u32; dim + 1];
-    let mut row_idx = Vec::with_capacity(triplets.len());
-    let mut values = Vec::with_capacity(triplets.len());
-    for (pos, &(c, r, slot)) in triplets.iter().enumerate() {
-        col_ptr[c as usize + 1] += 1;
-        row_idx.push(r);
-        let pos = pos as u32;
-        values.push(match slot {
-            Slot::Balance(v) => v,
-            Slot::From(k) => {
-                branches[k as usize].pos_from = pos;
-                0.0
-            }
-            Slot::To(k) => {
-                branches[k as usize].pos_to = pos;
-                0.0
-            }
-            Slot::Flow(k) => {
-                branches[k as usize].pos_m = pos;
-                0.0
-            }
-        });
+    let mut row_idx: Vec<u32> = Vec::with_capacity(triplets.len());
+    let mut values: Vec<f64> = Vec::with_capacity(triplets.len());
+    let mut last = None;
+    for &(c, r, slot) in &triplets {
+        if last != Some((c, r)) {
+            col_ptr[c as usize + 1] += 1;
+            row_idx.push(r);
+            values.push(0.0);
+            last = Some((c, r));
+        }
+        let pos = (row_idx.len() - 1) as u32;
+        match slot {
+            Slot::Balance(v) => values[pos as usize] = v,
+            Slot::From(k) => branches[k as usize].pos_from = pos,
+            Slot::To(k) => branches[k as usize].pos_to = pos,
+            Slot::Flow(k) => branches[k as usize].pos_m = pos,
+            Slot::FromFrom(k) => branches[k as usize].pos_ff = pos,
+            Slot::FromTo(k) => branches[k as usize].pos_ft = pos,
+            Slot::ToFrom(k) => branches[k as usize].pos_tf = pos,
+            Slot::ToTo(k) => branches[k as usize].pos_tt = pos,
+        }
     }
     for c in 0..dim {
         col_ptr[c + 1] += col_ptr[c];

@@ -258,7 +258,9 @@ impl SteadySolver {
             fill_known(&mut self.newton, network, layout);
             initial_guess(&mut self.newton, network, layout, warm.then_some(&*state));
 
-            let outcome = self.newton.run(layout, network, self.options.friction, &criteria);
+            let outcome = self
+                .newton
+                .run(layout, network, self.options.friction, &criteria, !warm);
             let iterations = match &outcome {
                 Ok(i) => *i,
                 Err(
@@ -381,8 +383,7 @@ fn fill_known(nw: &mut Newton, network: &Network, layout: &Layout) {
 }
 
 /// Initial iterate: the previous state where it has values, else pressures
-/// propagated from the supplies (capped by regulator set points) and a small
-/// forward flow (0.1 m/s) in every branch.
+/// propagated from the supplies (capped by regulator set points) and no flow.
 fn initial_guess(nw: &mut Newton, network: &Network, layout: &Layout, warm: Option<&SteadyState>) {
     let nf = layout.free_nodes.len();
     let mut guess = vec![f64::NAN; network.nodes.len()];
@@ -426,20 +427,8 @@ fn initial_guess(nw: &mut Newton, network: &Network, layout: &Layout, warm: Opti
             BranchRef::Valve(i) => s.valve_flow_kg_s[i.index()],
             BranchRef::Regulator(i) => s.regulator_flow_kg_s[i.index()],
         });
-        nw.x[nf + k] = match previous {
-            Some(m) if m.is_finite() && m != 0.0 => m,
-            _ => {
-                let d_mm = match b.branch {
-                    BranchRef::Pipe(i) => network.pipes[i.index()].diameter_mm,
-                    BranchRef::Valve(i) => network.valves[i.index()].diameter_mm,
-                    BranchRef::Regulator(_) => 0.0,
-                };
-                let area = std::f64::consts::PI * (d_mm * 1e-3).powi(2) / 4.0;
-                let p = guess[b.from.index()];
-                let t = network.node_temperature_k(b.from);
-                0.1 * area * network.gas.density_kg_m3(p, t)
-            }
-        };
+        // Cold: no flow; the first Newton step is then a linear network solve.
+        nw.x[nf + k] = previous.filter(|m| m.is_finite()).unwrap_or(0.0);
     }
 }
 

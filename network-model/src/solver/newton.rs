@@ -1,6 +1,12 @@
-//! Newton's method on one layout: residuals, the analytic Jacobian written
-//! straight into the CSC values, a sparse LU solve (faer), and a backtracking
-//! line search on the scaled residual.
+//! Newton's method on one layout: residuals, the analytic Jacobian, a sparse
+//! LU solve (faer) and a backtracking line search on the scaled residual.
+//!
+//! Pipe flows are eliminated before the solve: each pipe law, linearized,
+//! gives Δm = −(F + a_f ΔP_f + a_t ΔP_t)/d with d = ∂F/∂m ≠ 0, which turns the
+//! node balances into a nodal system in the pressures (the Schur complement),
+//! bordered by the flows of valves and regulators. The system is 2–3 times
+//! smaller than the full one and has the symmetric pattern of the network
+//! graph; the pipe flow steps are recovered afterwards.
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::sparse::linalg::lu::NumericLu;
@@ -9,6 +15,7 @@ use faer::{Conj, MatMut, Par};
 
 use super::friction::FrictionLaw;
 use super::layout::{Law, Layout, NONE, NodeRole};
+use crate::ids::NodeIdx;
 use crate::network::Network;
 
 /// Tolerances and limits of one Newton run.
@@ -39,15 +46,25 @@ pub(crate) enum Failure {
     },
 }
 
+/// A pipe's linearization: ∂F/∂P_from, ∂F/∂P_to, ∂F/∂m.
+#[derive(Clone, Copy, Default)]
+struct PipeLinear {
+    a_from: f64,
+    a_to: f64,
+    d: f64,
+}
+
 /// The reusable buffers of the Newton iteration.
 #[derive(Default)]
 pub(crate) struct Newton {
     values: Vec<f64>,
+    pipe_linear: Vec<PipeLinear>,
     numeric: NumericLu<u32, f64>,
     mem: Option<MemBuffer>,
-    /// Current iterate: pressures (bar abs) of free nodes, then branch flows.
+    /// Current iterate: pressures (bar abs) of free nodes, kept flows, pipe flows.
     pub x: Vec<f64>,
     x_trial: Vec<f64>,
+    /// Residual at `x`: node balances (kg/s), branch laws (bar).
     pub r: Vec<f64>,
     r_trial: Vec<f64>,
     dx: Vec<f64>,
@@ -55,12 +72,12 @@ pub(crate) struct Newton {
     pub withdrawal_kg_s: Vec<f64>,
     /// Per node: the pressure a supply holds it at (bar abs), else NaN.
     pub fixed_bar: Vec<f64>,
-    /// Last step, for reports.
+    /// Last step taken, for reports.
     pub last_step: Vec<f64>,
 }
 
 impl Newton {
-    /// Prepares the buffers for `layout` (allocates only when it grew).
+    /// Sizes the buffers for `layout`; allocates only when they must grow.
     pub fn prepare(&mut self, layout: &Layout) {
         let dim = layout.dim();
         for v in [
@@ -74,6 +91,9 @@ impl Newton {
             v.clear();
             v.resize(dim, 0.0);
         }
+        self.pipe_linear.clear();
+        self.pipe_linear
+            .resize(layout.branches.len() - layout.n_kept, PipeLinear::default());
         self.values.clear();
         self.values.extend_from_slice(&layout.values_template);
         if let Some(sym) = &layout.symbolic {
@@ -88,51 +108,38 @@ impl Newton {
         }
     }
 
-    /// Runs Newton from `self.x` until the criteria hold.
+    /// Runs Newton from `self.x` until the criteria hold. A `cold` start
+    /// (flows all zero) takes its first step with each branch's slope at a
+    /// typical velocity instead of at zero flow: that first step is then the
+    /// linear network solve, which puts flows in the right directions and
+    /// near the right size and saves several iterations.
     pub fn run(
         &mut self,
         layout: &Layout,
         network: &Network,
         law: FrictionLaw,
         c: &Criteria,
+        cold: bool,
     ) -> Result<usize, Failure> {
-        let dim = layout.dim();
         let nf = layout.free_nodes.len();
-        if dim == 0 {
+        let n_system = layout.n_system();
+        if layout.dim() == 0 {
             return Ok(0);
         }
-        let sym = layout
-            .symbolic
-            .as_ref()
-            .expect("a non-empty layout has a symbolic factorization");
-        let pattern = SymbolicSparseColMatRef::new_checked(dim, dim, &layout.col_ptr, None, &layout.row_idx);
-
-        if !evaluate(layout, network, law, self, Which::Current) {
+        let slopes = if cold {
+            Slopes::AtVelocity(REFERENCE_VELOCITY_M_S)
+        } else {
+            Slopes::Exact
+        };
+        if !self.evaluate(layout, network, law, Which::Current, slopes) {
             return Err(Failure::LineSearch { iterations: 0 });
         }
         let mut current_merit = merit(&self.r, nf, c.flow_scale_kg_s);
         for iteration in 1..=c.max_iterations {
-            let mem = self.mem.as_mut().expect("prepared");
-            let a = SparseColMatRef::new(pattern, &self.values);
-            let lu = match sym.factorize_numeric_lu(
-                &mut self.numeric,
-                a,
-                Par::Seq,
-                MemStack::new(mem),
-                Default::default(),
-            ) {
-                Ok(lu) => lu,
-                Err(_) => return Err(Failure::Singular { iterations: iteration }),
-            };
-            for (d, r) in self.dx.iter_mut().zip(&self.r) {
-                *d = -r;
+            if n_system > 0 && !self.solve_reduced(layout) {
+                return Err(Failure::Singular { iterations: iteration });
             }
-            lu.solve_in_place_with_conj(
-                Conj::No,
-                MatMut::from_column_major_slice_mut(&mut self.dx, dim, 1),
-                Par::Seq,
-                MemStack::new(mem),
-            );
+            self.recover_pipe_steps(layout);
             if !self.dx.iter().all(|d| d.is_finite()) {
                 return Err(Failure::Singular { iterations: iteration });
             }
@@ -144,7 +151,7 @@ impl Newton {
                 for ((t, x), d) in self.x_trial.iter_mut().zip(&self.x).zip(&self.dx) {
                     *t = x + alpha * d;
                 }
-                if evaluate(layout, network, law, self, Which::Trial) {
+                if self.evaluate(layout, network, law, Which::Trial, Slopes::Exact) {
                     let m = merit(&self.r_trial, nf, c.flow_scale_kg_s);
                     let small = within(&self.r_trial, nf, c);
                     if small || m <= (1.0 - 1e-4 * alpha) * current_merit || alpha < 1.0 / 1024.0 {
@@ -174,13 +181,196 @@ impl Newton {
         })
     }
 
+    /// Solves the reduced system for the pressure and kept-flow steps, into
+    /// `dx[..n_system]`. False when the matrix is singular.
+    fn solve_reduced(&mut self, layout: &Layout) -> bool {
+        let nf = layout.free_nodes.len();
+        let n_system = layout.n_system();
+        // Right-hand side: −r, with each eliminated pipe's −F/d moved onto
+        // the balances of its ends.
+        for (d, r) in self.dx[..n_system].iter_mut().zip(&self.r) {
+            *d = -r;
+        }
+        for (j, b) in layout.branches[layout.n_kept..].iter().enumerate() {
+            let f_over_d = self.r[nf + layout.n_kept + j] / self.pipe_linear[j].d;
+            if b.col_from != NONE {
+                self.dx[b.col_from as usize] -= f_over_d;
+            }
+            if b.col_to != NONE {
+                self.dx[b.col_to as usize] += f_over_d;
+            }
+        }
+        let sym = layout
+            .symbolic
+            .as_ref()
+            .expect("a non-empty system has a symbolic factorization");
+        let pattern = SymbolicSparseColMatRef::new_checked(n_system, n_system, &layout.col_ptr, None, &layout.row_idx);
+        let mem = self.mem.as_mut().expect("prepared");
+        let a = SparseColMatRef::new(pattern, &self.values);
+        let Ok(lu) = sym.factorize_numeric_lu(&mut self.numeric, a, Par::Seq, MemStack::new(mem), Default::default())
+        else {
+            return false;
+        };
+        lu.solve_in_place_with_conj(
+            Conj::No,
+            MatMut::from_column_major_slice_mut(&mut self.dx[..n_system], n_system, 1),
+            Par::Seq,
+            MemStack::new(mem),
+        );
+        true
+    }
+
+    /// Δm = −(F + a_f ΔP_f + a_t ΔP_t) / d for every eliminated pipe.
+    fn recover_pipe_steps(&mut self, layout: &Layout) {
+        let first_pipe = layout.free_nodes.len() + layout.n_kept;
+        for (j, b) in layout.branches[layout.n_kept..].iter().enumerate() {
+            let lin = self.pipe_linear[j];
+            let dp = |col: u32, dx: &[f64]| if col == NONE { 0.0 } else { dx[col as usize] };
+            let dp_from = dp(b.col_from, &self.dx);
+            let dp_to = dp(b.col_to, &self.dx);
+            self.dx[first_pipe + j] = -(self.r[first_pipe + j] + lin.a_from * dp_from + lin.a_to * dp_to) / lin.d;
+        }
+    }
+
     /// The pressure (bar abs) of a node in the current iterate, or NaN.
-    pub fn pressure(&self, layout: &Layout, node: crate::ids::NodeIdx) -> f64 {
+    pub fn pressure(&self, layout: &Layout, node: NodeIdx) -> f64 {
         match layout.roles[node.index()] {
             NodeRole::Free(c) => self.x[c as usize],
             NodeRole::Fixed(_) => self.fixed_bar[node.index()],
             NodeRole::Disconnected => f64::NAN,
         }
+    }
+
+    /// Residuals and Jacobian at the current or the trial iterate. Returns
+    /// false when the state is not physical (a pressure or Z not positive,
+    /// or a non-finite value); the line search then rejects the step.
+    fn evaluate(&mut self, layout: &Layout, network: &Network, law: FrictionLaw, which: Which, slopes: Slopes) -> bool {
+        let nf = layout.free_nodes.len();
+        let (x, r) = match which {
+            Which::Current => (&self.x, &mut self.r),
+            Which::Trial => (&self.x_trial, &mut self.r_trial),
+        };
+        let values = &mut self.values;
+        values.copy_from_slice(&layout.values_template);
+        let gas = &network.gas;
+        let dz = gas.compressibility.dz_dp();
+
+        for (row, node) in layout.free_nodes.iter().enumerate() {
+            r[row] = -self.withdrawal_kg_s[node.index()];
+        }
+        for (k, b) in layout.branches.iter().enumerate() {
+            let m = x[nf + k];
+            let p_from = if b.col_from != NONE {
+                x[b.col_from as usize]
+            } else {
+                self.fixed_bar[b.from.index()]
+            };
+            let p_to = if b.col_to != NONE {
+                x[b.col_to as usize]
+            } else {
+                self.fixed_bar[b.to.index()]
+            };
+            if !(p_from > 0.0 && p_to > 0.0 && m.is_finite()) {
+                return false;
+            }
+            if b.col_from != NONE {
+                r[b.col_from as usize] -= m;
+            }
+            if b.col_to != NONE {
+                r[b.col_to as usize] += m;
+            }
+
+            let (f, d_from, d_to, d_m) = match b.law {
+                Law::Friction {
+                    friction,
+                    length_over_diameter,
+                    area_m2,
+                    zeta,
+                    c_t,
+                    head_bar_m3_kg,
+                    temperature_k,
+                } => {
+                    let s = p_from + p_to;
+                    let q = p_from * p_from + p_from * p_to + p_to * p_to;
+                    // Mean pressure P_m = ⅔ (P_i³ − P_j³)/(P_i² − P_j²) = ⅔ Q / S,
+                    // a form that stays exact when P_i = P_j.
+                    let p_m = 2.0 / 3.0 * q / s;
+                    let dpm_dfrom = 2.0 / 3.0 * ((2.0 * p_from + p_to) * s - q) / (s * s);
+                    let dpm_dto = 2.0 / 3.0 * ((2.0 * p_to + p_from) * s - q) / (s * s);
+                    let z = gas.compressibility.z(p_m);
+                    if z.is_nan() || z <= 0.0 {
+                        return false;
+                    }
+                    let (fr, dfr) = if length_over_diameter > 0.0 {
+                        friction.term(law, m)
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    let resistance = length_over_diameter * fr + zeta * m * m.abs();
+                    let (rho_from, drho_from) = gas.density_and_derivative(p_from, temperature_k);
+                    let (rho_to, drho_to) = gas.density_and_derivative(p_to, temperature_k);
+                    let d_resistance = match slopes {
+                        Slopes::Exact => length_over_diameter * dfr + 2.0 * zeta * m.abs(),
+                        Slopes::AtVelocity(v) => {
+                            let m_ref = v * area_m2 * 0.5 * (rho_from + rho_to);
+                            let dfr = if length_over_diameter > 0.0 {
+                                friction.term(law, m_ref).1
+                            } else {
+                                0.0
+                            };
+                            length_over_diameter * dfr + 2.0 * zeta * m_ref
+                        }
+                    };
+                    let head = head_bar_m3_kg * 0.5 * (rho_from + rho_to);
+                    let friction_bar = c_t * z * resistance / s;
+                    let dfric = |dpm: f64| c_t * resistance * (dz * dpm * s - z) / (s * s);
+                    (
+                        (p_from - p_to) + head - friction_bar,
+                        1.0 + head_bar_m3_kg * 0.5 * drho_from - dfric(dpm_dfrom),
+                        -1.0 + head_bar_m3_kg * 0.5 * drho_to - dfric(dpm_dto),
+                        -c_t * z * d_resistance / s,
+                    )
+                }
+                Law::RegulatorActive(i) => {
+                    let reg = &network.regulators[i.index()];
+                    let set = reg.outlet_pressure_bar_g + layout.ambient_bar[b.to.index()];
+                    (p_to - set, 0.0, 1.0, 0.0)
+                }
+                Law::RegulatorOpen => (p_from - p_to, 1.0, -1.0, 0.0),
+            };
+            if !f.is_finite() {
+                return false;
+            }
+            r[nf + k] = f;
+            if k < layout.n_kept {
+                if b.pos_from != NONE {
+                    values[b.pos_from as usize] = d_from;
+                }
+                if b.pos_to != NONE {
+                    values[b.pos_to as usize] = d_to;
+                }
+                values[b.pos_m as usize] = d_m;
+            } else {
+                // The pipe's Schur contribution to its ends' balances: the
+                // from-balance loses m, the to-balance gains it.
+                self.pipe_linear[k - layout.n_kept] = PipeLinear {
+                    a_from: d_from,
+                    a_to: d_to,
+                    d: d_m,
+                };
+                let (g_from, g_to) = (d_from / d_m, d_to / d_m);
+                let mut add = |pos: u32, v: f64| {
+                    if pos != NONE {
+                        values[pos as usize] += v;
+                    }
+                };
+                add(b.pos_ff, g_from);
+                add(b.pos_ft, g_to);
+                add(b.pos_tf, -g_from);
+                add(b.pos_tt, -g_to);
+            }
+        }
+        true
     }
 }
 
@@ -196,109 +386,19 @@ fn merit(r: &[f64], nf: usize, flow_scale: f64) -> f64 {
     0.5 * (nodes + branches)
 }
 
+/// The gas velocity at which a cold start's first slopes are taken, m/s.
+const REFERENCE_VELOCITY_M_S: f64 = 3.0;
+
+/// Which derivative ∂F/∂m the Jacobian gets.
+#[derive(Clone, Copy, PartialEq)]
+enum Slopes {
+    Exact,
+    /// The slope at the given velocity, whatever the flow (cold start).
+    AtVelocity(f64),
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Which {
     Current,
     Trial,
-}
-
-/// Residuals and Jacobian at the current or the trial iterate. Returns false
-/// when the state is not physical (a pressure or Z not positive, or a
-/// non-finite value), which the line search treats as a rejected step.
-fn evaluate(layout: &Layout, network: &Network, law: FrictionLaw, nw: &mut Newton, which: Which) -> bool {
-    let nf = layout.free_nodes.len();
-    let (x, r) = match which {
-        Which::Current => (&nw.x, &mut nw.r),
-        Which::Trial => (&nw.x_trial, &mut nw.r_trial),
-    };
-    let values = &mut nw.values;
-    let gas = &network.gas;
-    let z_of = |p: f64| gas.compressibility.z(p);
-    let dz = gas.compressibility.dz_dp();
-
-    for (row, node) in layout.free_nodes.iter().enumerate() {
-        r[row] = -nw.withdrawal_kg_s[node.index()];
-    }
-    for (k, b) in layout.branches.iter().enumerate() {
-        let m = x[nf + k];
-        let p_from = if b.col_from != NONE {
-            x[b.col_from as usize]
-        } else {
-            nw.fixed_bar[b.from.index()]
-        };
-        let p_to = if b.col_to != NONE {
-            x[b.col_to as usize]
-        } else {
-            nw.fixed_bar[b.to.index()]
-        };
-        if !(p_from > 0.0 && p_to > 0.0 && m.is_finite()) {
-            return false;
-        }
-        if b.col_from != NONE {
-            r[b.col_from as usize] -= m;
-        }
-        if b.col_to != NONE {
-            r[b.col_to as usize] += m;
-        }
-
-        let (f, d_from, d_to, d_m) = match b.law {
-            Law::Friction {
-                friction,
-                length_over_diameter,
-                zeta,
-                c_t,
-                head_bar_m3_kg,
-                temperature_k,
-            } => {
-                let s = p_from + p_to;
-                let q = p_from * p_from + p_from * p_to + p_to * p_to;
-                // Mean pressure P_m = ⅔ (P_i³ − P_j³)/(P_i² − P_j²) = ⅔ Q / S,
-                // a form that stays exact when P_i = P_j.
-                let p_m = 2.0 / 3.0 * q / s;
-                let dpm_dfrom = 2.0 / 3.0 * ((2.0 * p_from + p_to) * s - q) / (s * s);
-                let dpm_dto = 2.0 / 3.0 * ((2.0 * p_to + p_from) * s - q) / (s * s);
-                let z = z_of(p_m);
-                if z.is_nan() || z <= 0.0 {
-                    return false;
-                }
-                let (fr, dfr) = if length_over_diameter > 0.0 {
-                    friction.term(law, m)
-                } else {
-                    (0.0, 0.0)
-                };
-                let resistance = length_over_diameter * fr + zeta * m * m.abs();
-                let d_resistance = length_over_diameter * dfr + 2.0 * zeta * m.abs();
-                let (rho_from, drho_from) = gas.density_and_derivative(p_from, temperature_k);
-                let (rho_to, drho_to) = gas.density_and_derivative(p_to, temperature_k);
-                let head = head_bar_m3_kg * 0.5 * (rho_from + rho_to);
-                let friction_bar = c_t * z * resistance / s;
-                let f = (p_from - p_to) + head - friction_bar;
-                let dfric = |dpm: f64| c_t * resistance * (dz * dpm * s - z) / (s * s);
-                (
-                    f,
-                    1.0 + head_bar_m3_kg * 0.5 * drho_from - dfric(dpm_dfrom),
-                    -1.0 + head_bar_m3_kg * 0.5 * drho_to - dfric(dpm_dto),
-                    -c_t * z * d_resistance / s,
-                )
-            }
-            Law::RegulatorActive(i) => {
-                let reg = &network.regulators[i.index()];
-                let set = reg.outlet_pressure_bar_g + layout.ambient_bar[b.to.index()];
-                (p_to - set, 0.0, 1.0, 0.0)
-            }
-            Law::RegulatorOpen => (p_from - p_to, 1.0, -1.0, 0.0),
-        };
-        if !f.is_finite() {
-            return false;
-        }
-        r[nf + k] = f;
-        if b.pos_from != NONE {
-            values[b.pos_from as usize] = d_from;
-        }
-        if b.pos_to != NONE {
-            values[b.pos_to as usize] = d_to;
-        }
-        values[b.pos_m as usize] = d_m;
-    }
-    true
 }

@@ -1,0 +1,334 @@
+//! Network generators: synthetic but plausible city distribution networks
+//! for the demo, tests and benches.
+//!
+//! [`city`] lays a medium-pressure grid of streets (a jittered square grid,
+//! thinned to a meshed network with loops), with trunk mains every 1.5 km,
+//! section valves on the trunks, stations (city gate and LNG) feeding the
+//! grid through regulators, residential, commercial and industrial users,
+//! pressure and flow sensors, the users' safety devices (gas detector and
+//! shut-off valve), and balance zones of about 1 km². The same configuration
+//! and seed always give the same file.
+
+use linepack_network::file::schema::*;
+use linepack_network::network::{ConsumerKind, SensorKind, SupplyKind};
+
+use crate::rng::Rng;
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CityConfig {
+    /// Grid junctions to lay out; stations and valves add a few more nodes.
+    pub nodes: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Regulator set point of the distribution grid, bar g. Default 4.0.
+    pub grid_pressure_bar_g: f64,
+    /// Pressure at the stations' inlets (the transmission side), bar g. Default 10.0.
+    pub inlet_pressure_bar_g: f64,
+}
+
+impl Default for CityConfig {
+    fn default() -> Self {
+        CityConfig {
+            nodes: 2500,
+            seed: 1,
+            grid_pressure_bar_g: 4.0,
+            inlet_pressure_bar_g: 10.0,
+        }
+    }
+}
+
+/// Grid spacing (a street block), m.
+const SPACING_M: f64 = 150.0;
+/// Trunk mains run along every this many grid lines.
+const TRUNK_EVERY: usize = 10;
+/// Grid nodes per station.
+const NODES_PER_STATION: usize = 1000;
+/// Zones are blocks of this many grid cells square.
+const ZONE_CELLS: usize = 7;
+/// Chance that a street closing a loop is laid (the rest of the grid is a
+/// spanning tree): the mesh density.
+const LOOP_CHANCE: f64 = 0.4;
+
+/// Generates a city network (see the module docs).
+pub fn city(config: &CityConfig) -> NetworkFile {
+    let mut rng = Rng::new(config.seed);
+    let cols = (config.nodes.max(4) as f64).sqrt().ceil() as usize;
+    let rows = config.nodes.max(4).div_ceil(cols);
+    let grid_id = |r: usize, c: usize| format!("N{}", r * cols + c);
+    let is_trunk_line = |i: usize| i % TRUNK_EVERY == 0;
+
+    let mut nodes = Vec::with_capacity(rows * cols + 64);
+    for r in 0..rows {
+        for c in 0..cols {
+            let x = c as f64 * SPACING_M + rng.range(-20.0, 20.0);
+            let y = r as f64 * SPACING_M + rng.range(-20.0, 20.0);
+            nodes.push(NodeSpec {
+                id: grid_id(r, c),
+                elevation_m: elevation_m(x, y),
+                temperature_k: None,
+                x: Some(round(x)),
+                y: Some(round(y)),
+            });
+        }
+    }
+
+    // Streets: every trunk segment, a random spanning tree of the rest, and
+    // some of the remaining streets to close loops.
+    struct Street {
+        a: (usize, usize),
+        b: (usize, usize),
+        trunk: bool,
+    }
+    let mut streets = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            if c + 1 < cols {
+                streets.push(Street {
+                    a: (r, c),
+                    b: (r, c + 1),
+                    trunk: is_trunk_line(r),
+                });
+            }
+            if r + 1 < rows {
+                streets.push(Street {
+                    a: (r, c),
+                    b: (r + 1, c),
+                    trunk: is_trunk_line(c),
+                });
+            }
+        }
+    }
+    rng.shuffle(&mut streets);
+    streets.sort_by_key(|s| !s.trunk); // stable: trunks first, the rest in shuffled order
+    let mut sets = UnionFind::new(rows * cols);
+    let mut pipes = Vec::new();
+    let mut valves = Vec::new();
+    let mut zone_of_extra: Vec<(String, (usize, usize))> = Vec::new();
+    let mut trunk_count = 0usize;
+    for s in &streets {
+        let (ia, ib) = (s.a.0 * cols + s.a.1, s.b.0 * cols + s.b.1);
+        let joins = sets.union(ia, ib);
+        if !(s.trunk || joins || rng.chance(LOOP_CHANCE)) {
+            continue;
+        }
+        let (from, to) = (grid_id(s.a.0, s.a.1), grid_id(s.b.0, s.b.1));
+        let length = distance(&nodes[ia], &nodes[ib]);
+        let id = format!("P{}", pipes.len() + valves.len());
+        if s.trunk {
+            trunk_count += 1;
+            // A section valve on every fifth trunk segment, at its far end.
+            if trunk_count % 5 == 0 {
+                let mid = format!("{id}v");
+                let mut node = nodes[ib].clone();
+                node.id = mid.clone();
+                nodes.push(node);
+                zone_of_extra.push((mid.clone(), s.b));
+                pipes.push(pipe(&id, &from, &mid, length, 300.0));
+                valves.push(ValveSpec {
+                    id: format!("V{}", valves.len()),
+                    from: mid,
+                    to,
+                    open: true,
+                    diameter_mm: 300.0,
+                    loss_coefficient: 0.2,
+                });
+                continue;
+            }
+            pipes.push(pipe(&id, &from, &to, length, 300.0));
+        } else {
+            let d = [100.0, 125.0, 150.0, 150.0, 200.0][rng.below(5)];
+            pipes.push(pipe(&id, &from, &to, length, d));
+        }
+    }
+
+    // Stations at trunk crossings, spread evenly; every fourth is LNG.
+    let crossings: Vec<(usize, usize)> = (0..rows)
+        .filter(|&r| is_trunk_line(r))
+        .flat_map(|r| (0..cols).filter(|&c| is_trunk_line(c)).map(move |c| (r, c)))
+        .collect();
+    let n_stations = (rows * cols).div_ceil(NODES_PER_STATION).clamp(1, crossings.len());
+    let mut supplies = Vec::new();
+    let mut regulators = Vec::new();
+    let mut sensors = Vec::new();
+    for k in 0..n_stations {
+        let (r, c) = crossings[(k * crossings.len()) / n_stations + crossings.len() / (2 * n_stations)];
+        let outlet = grid_id(r, c);
+        let inlet = format!("ST{k}-in");
+        let mut node = nodes[r * cols + c].clone();
+        node.id = inlet.clone();
+        nodes.push(node);
+        let lng = k % 4 == 3;
+        supplies.push(SupplySpec {
+            id: format!("ST{k}"),
+            node: inlet.clone(),
+            pressure_bar_g: if lng {
+                config.inlet_pressure_bar_g * 0.6
+            } else {
+                config.inlet_pressure_bar_g
+            },
+            kind: if lng { SupplyKind::Lng } else { SupplyKind::CityGate },
+            in_service: true,
+        });
+        regulators.push(RegulatorSpec {
+            id: format!("ST{k}-reg"),
+            from: inlet,
+            to: outlet.clone(),
+            outlet_pressure_bar_g: config.grid_pressure_bar_g,
+            in_service: true,
+        });
+        sensors.push(sensor(&format!("PT-ST{k}"), SensorKind::Pressure, &outlet));
+        sensors.push(sensor(&format!("FT-ST{k}"), SensorKind::Flow, &format!("ST{k}")));
+    }
+
+    // Users. A grid node stands for a street block: a few households at peak,
+    // sometimes a shop or restaurant, rarely a plant.
+    let mut consumers = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            let node = grid_id(r, c);
+            let draw = rng.unit();
+            let (kind, nm3_h) = if draw < 0.01 {
+                (ConsumerKind::Industrial, rng.range(100.0, 600.0))
+            } else if draw < 0.09 {
+                (ConsumerKind::Commercial, rng.range(10.0, 60.0))
+            } else if draw < 0.64 {
+                (ConsumerKind::Residential, rng.range(2.0, 12.0))
+            } else {
+                continue;
+            };
+            let id = format!("C{}", consumers.len());
+            if kind != ConsumerKind::Residential {
+                sensors.push(sensor(&format!("GD-{id}"), SensorKind::GasDetector, &id));
+                sensors.push(sensor(&format!("SV-{id}"), SensorKind::ShutoffValve, &id));
+            }
+            if kind == ConsumerKind::Industrial {
+                sensors.push(sensor(&format!("FT-{id}"), SensorKind::Flow, &id));
+            }
+            consumers.push(ConsumerSpec {
+                id,
+                node,
+                kind,
+                demand_kg_s: None,
+                demand_nm3_h: Some(round(nm3_h)),
+                in_service: true,
+            });
+        }
+    }
+    // Pressure sensors on about one grid node in 40.
+    for i in (0..rows * cols).filter(|i| i % 40 == 17) {
+        sensors.push(sensor(&format!("PT-N{i}"), SensorKind::Pressure, &format!("N{i}")));
+    }
+
+    // Balance zones: blocks of ZONE_CELLS × ZONE_CELLS grid nodes.
+    let zone_cols = cols.div_ceil(ZONE_CELLS);
+    let zone_index = |(r, c): (usize, usize)| (r / ZONE_CELLS) * zone_cols + c / ZONE_CELLS;
+    let mut zones: Vec<ZoneSpec> = (0..rows.div_ceil(ZONE_CELLS) * zone_cols)
+        .map(|z| ZoneSpec {
+            id: format!("Z{z}"),
+            nodes: Vec::new(),
+        })
+        .collect();
+    for r in 0..rows {
+        for c in 0..cols {
+            zones[zone_index((r, c))].nodes.push(grid_id(r, c));
+        }
+    }
+    for (id, at) in zone_of_extra {
+        zones[zone_index(at)].nodes.push(id);
+    }
+
+    NetworkFile {
+        format: Some(FORMAT_MARKER.to_string()),
+        version: FORMAT_VERSION,
+        name: format!("city-{}-seed{}", config.nodes, config.seed),
+        gas: GasSpec {
+            name: "natural gas (H)".into(),
+            density_normal_kg_m3: 0.79,
+            viscosity_pa_s: 1.1e-5,
+            temperature_k: 283.15,
+            compressibility: CompressibilitySpec::Linear {
+                z0: 1.0,
+                per_bar: -0.0022,
+            },
+        },
+        nodes,
+        pipes,
+        valves,
+        regulators,
+        supplies,
+        consumers,
+        injections: Vec::new(),
+        sensors,
+        zones,
+    }
+}
+
+fn pipe(id: &str, from: &str, to: &str, length_m: f64, diameter_mm: f64) -> PipeSpec {
+    PipeSpec {
+        id: id.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        length_m,
+        diameter_mm,
+        roughness_mm: 0.05,
+        loss_coefficient: 0.0,
+        in_service: true,
+    }
+}
+
+fn sensor(id: &str, kind: SensorKind, at: &str) -> SensorSpec {
+    SensorSpec {
+        id: id.to_string(),
+        kind,
+        at: at.to_string(),
+    }
+}
+
+/// Gentle hills: ±30 m over a few kilometres.
+fn elevation_m(x: f64, y: f64) -> f64 {
+    round(40.0 + 25.0 * (x / 1700.0).sin() * (y / 2300.0).cos() + 5.0 * (x / 600.0 + y / 900.0).sin())
+}
+
+fn distance(a: &NodeSpec, b: &NodeSpec) -> f64 {
+    let (dx, dy) = (
+        a.x.unwrap_or(0.0) - b.x.unwrap_or(0.0),
+        a.y.unwrap_or(0.0) - b.y.unwrap_or(0.0),
+    );
+    round((dx * dx + dy * dy).sqrt().max(1.0))
+}
+
+/// Rounds to 0.01 so files stay short and readable.
+fn round(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Disjoint sets for the spanning tree.
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn new(n: usize) -> Self {
+        UnionFind((0..n).collect())
+    }
+
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    /// Joins the sets of `a` and `b`; false if they were already one.
+    fn union(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        self.0[ra] = rb;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;
