@@ -9,8 +9,12 @@
 
 use std::collections::VecDeque;
 
+use std::cell::{Cell, OnceCell};
+
 use faer::sparse::SymbolicSparseColMatRef;
 use faer::sparse::linalg::lu::{SymbolicLu, factorize_symbolic_lu};
+
+use super::ldu::SymbolicLdu;
 
 use super::RegulatorState;
 use super::friction::PipeFriction;
@@ -87,7 +91,12 @@ pub(crate) struct BranchEq {
 ///
 /// The iterate is `[P of free nodes | m of kept branches | m of pipes]` and
 /// the residual has the same order (node balances, kept branch laws, pipe
-/// laws). The linear system covers the first `n_system()` unknowns.
+/// laws). The linear system covers the first `n_system()` unknowns; its rows
+/// are the equations permuted by `row_of_eq`: each kept branch's law takes
+/// the row of one of its end nodes' pressure and that node's balance takes
+/// the row of the branch's flow, so that both diagonal entries are of order
+/// one (∂F/∂P ≈ ±1 and ±1) even when ∂F/∂m = 0, as it is for regulators and
+/// loss-free valves.
 pub(crate) struct Layout {
     /// The configuration this layout was built for (see [`configuration_key`]).
     pub key: Vec<u8>,
@@ -107,12 +116,28 @@ pub(crate) struct Layout {
     pub row_idx: Vec<u32>,
     /// The constant entries (node balance rows: ±1); the rest are zero.
     pub values_template: Vec<f64>,
-    pub symbolic: Option<SymbolicLu<u32>>,
+    /// System row of each equation (an involution: pairs swap).
+    pub row_of_eq: Vec<u32>,
+    /// The no-pivoting factorization's structure; `None` for an empty system.
+    pub ldu: Option<SymbolicLdu>,
+    /// Set once the no-pivoting factorization met a tiny pivot: this layout
+    /// then uses faer's partial-pivoting LU.
+    pub needs_pivoting: Cell<bool>,
+    pub pivoting_lu: OnceCell<SymbolicLu<u32>>,
     /// Ambient pressure at each node, bar: gauge = absolute − ambient.
     pub ambient_bar: Vec<f64>,
 }
 
 impl Layout {
+    /// The symbolic partial-pivoting LU, built on first use.
+    pub fn pivoting_lu(&self) -> &SymbolicLu<u32> {
+        self.pivoting_lu.get_or_init(|| {
+            let n = self.n_system();
+            let sym = SymbolicSparseColMatRef::new_checked(n, n, &self.col_ptr, None, &self.row_idx);
+            factorize_symbolic_lu(sym, Default::default()).expect("symbolic LU of a valid pattern")
+        })
+    }
+
     /// Length of the iterate and the residual.
     pub fn dim(&self) -> usize {
         self.free_nodes.len() + self.branches.len()
@@ -274,12 +299,10 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
         *slot = k as u32;
     }
 
-    let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), n_kept, &mut branches);
+    let row_of_eq = pair_kept_rows(free_nodes.len(), &branches[..n_kept]);
+    let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), n_kept, &row_of_eq, &mut branches);
     let dim = free_nodes.len() + n_kept;
-    let symbolic = (dim > 0).then(|| {
-        let sym = SymbolicSparseColMatRef::new_checked(dim, dim, &col_ptr, None, &row_idx);
-        factorize_symbolic_lu(sym, Default::default()).expect("symbolic LU of a valid pattern")
-    });
+    let ldu = (dim > 0).then(|| SymbolicLdu::new(dim, &col_ptr, &row_idx));
 
     Layout {
         key,
@@ -293,7 +316,10 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
         col_ptr,
         row_idx,
         values_template,
-        symbolic,
+        row_of_eq,
+        ldu,
+        needs_pivoting: Cell::new(false),
+        pivoting_lu: OnceCell::new(),
         ambient_bar: network
             .nodes
             .iter()
@@ -302,9 +328,45 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
     }
 }
 
+/// Pairs each kept branch with one of its free end nodes, no node twice,
+/// and swaps their rows (see [`Layout`]). A maximum matching (Kuhn's
+/// augmenting paths; each branch has at most two candidates), preferring the
+/// outlet. A branch left unpaired keeps its own row; if its pivot then
+/// vanishes the factorization falls back to pivoting.
+fn pair_kept_rows(n_free: usize, kept: &[BranchEq]) -> Vec<u32> {
+    fn augment(k: usize, kept: &[BranchEq], owner: &mut [u32], seen: &mut [u32], stamp: u32) -> bool {
+        for c in [kept[k].col_to, kept[k].col_from] {
+            if c == NONE || seen[c as usize] == stamp {
+                continue;
+            }
+            seen[c as usize] = stamp;
+            let free = owner[c as usize] == NONE || augment(owner[c as usize] as usize, kept, owner, seen, stamp);
+            if free {
+                owner[c as usize] = k as u32;
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner = vec![NONE; n_free];
+    let mut seen = vec![NONE; n_free];
+    for k in 0..kept.len() {
+        augment(k, kept, &mut owner, &mut seen, k as u32);
+    }
+    let mut row_of_eq: Vec<u32> = (0..(n_free + kept.len()) as u32).collect();
+    for (c, &k) in owner.iter().enumerate() {
+        if k != NONE {
+            row_of_eq.swap(c, n_free + k as usize);
+        }
+    }
+    row_of_eq
+}
+
 /// Which Jacobian entry a pattern slot holds.
 #[derive(Clone, Copy)]
 enum Slot {
+    /// A structural zero on the diagonal (the factorization needs every one).
+    Zero,
     /// ∂(node balance)/∂m of a kept branch: a constant ±1.
     Balance(f64),
     /// A kept branch's row: ∂F_k/∂P_from, ∂F_k/∂P_to, ∂F_k/∂m_k.
@@ -322,40 +384,47 @@ enum Slot {
 /// unknowns then the kept flows; rows are the node balances then the kept
 /// branch laws. Entries several pipes share (a node's diagonal, parallel
 /// pipes) get one position. Records each branch's entry positions.
-fn pattern(n_free: usize, n_kept: usize, branches: &mut [BranchEq]) -> (Vec<u32>, Vec<u32>, Vec<f64>) {
+fn pattern(
+    n_free: usize,
+    n_kept: usize,
+    row_of_eq: &[u32],
+    branches: &mut [BranchEq],
+) -> (Vec<u32>, Vec<u32>, Vec<f64>) {
     let nf = n_free as u32;
-    // (column, row, slot)
-    let mut triplets: Vec<(u32, u32, Slot)> = Vec::with_capacity(branches.len() * 5);
+    let row = |eq: u32| row_of_eq[eq as usize];
+    // (column, row, slot); equations are mapped to their system rows.
+    let dim = n_free + n_kept;
+    let mut triplets: Vec<(u32, u32, Slot)> = Vec::with_capacity(branches.len() * 5 + dim);
+    triplets.extend((0..dim as u32).map(|d| (d, d, Slot::Zero)));
     for (k, b) in branches.iter().enumerate() {
         let k32 = k as u32;
         let (cf, ct) = (b.col_from, b.col_to);
         if k < n_kept {
-            let row = nf + k32;
+            let (eq, col_m) = (nf + k32, nf + k32);
             if cf != NONE {
-                triplets.push((cf, row, Slot::From(k32)));
-                triplets.push((row, cf, Slot::Balance(-1.0)));
+                triplets.push((cf, row(eq), Slot::From(k32)));
+                triplets.push((col_m, row(cf), Slot::Balance(-1.0)));
             }
             if ct != NONE {
-                triplets.push((ct, row, Slot::To(k32)));
-                triplets.push((row, ct, Slot::Balance(1.0)));
+                triplets.push((ct, row(eq), Slot::To(k32)));
+                triplets.push((col_m, row(ct), Slot::Balance(1.0)));
             }
-            triplets.push((row, row, Slot::Flow(k32)));
+            triplets.push((col_m, row(eq), Slot::Flow(k32)));
         } else {
             if cf != NONE {
-                triplets.push((cf, cf, Slot::FromFrom(k32)));
+                triplets.push((cf, row(cf), Slot::FromFrom(k32)));
             }
             if ct != NONE {
-                triplets.push((ct, ct, Slot::ToTo(k32)));
+                triplets.push((ct, row(ct), Slot::ToTo(k32)));
             }
             if cf != NONE && ct != NONE {
-                triplets.push((ct, cf, Slot::FromTo(k32)));
-                triplets.push((cf, ct, Slot::ToFrom(k32)));
+                triplets.push((ct, row(cf), Slot::FromTo(k32)));
+                triplets.push((cf, row(ct), Slot::ToFrom(k32)));
             }
         }
     }
     triplets.sort_unstable_by_key(|&(c, r, _)| (c, r));
 
-    let dim = n_free + n_kept;
     let mut col_ptr = vec![0u32; dim + 1];
     let mut row_idx: Vec<u32> = Vec::with_capacity(triplets.len());
     let mut values: Vec<f64> = Vec::with_capacity(triplets.len());
@@ -369,6 +438,7 @@ fn pattern(n_free: usize, n_kept: usize, branches: &mut [BranchEq]) -> (Vec<u32>
         }
         let pos = (row_idx.len() - 1) as u32;
         match slot {
+            Slot::Zero => {}
             Slot::Balance(v) => values[pos as usize] = v,
             Slot::From(k) => branches[k as usize].pos_from = pos,
             Slot::To(k) => branches[k as usize].pos_to = pos,

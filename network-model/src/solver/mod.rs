@@ -13,10 +13,12 @@
 //! buffer, and only demands and set points are read afresh.
 //!
 //! Modules: [`friction`] (the friction laws), `layout` (the configuration,
-//! sparsity pattern and Jacobian positions), `newton` (the iteration).
+//! sparsity pattern and Jacobian positions), `newton` (the iteration), `ldu`
+//! (the sparse factorization of the Newton system).
 
 pub mod friction;
 mod layout;
+mod ldu;
 mod newton;
 #[cfg(test)]
 mod tests;

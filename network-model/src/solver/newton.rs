@@ -5,8 +5,10 @@
 //! gives Δm = −(F + a_f ΔP_f + a_t ΔP_t)/d with d = ∂F/∂m ≠ 0, which turns the
 //! node balances into a nodal system in the pressures (the Schur complement),
 //! bordered by the flows of valves and regulators. The system is 2–3 times
-//! smaller than the full one and has the symmetric pattern of the network
-//! graph; the pipe flow steps are recovered afterwards.
+//! smaller than the full one and has the pattern of the network graph; the
+//! pipe flow steps are recovered afterwards. It is factored by [`super::ldu`]
+//! (no pivoting), or by faer's partial-pivoting LU when that meets a tiny
+//! pivot.
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::sparse::linalg::lu::NumericLu;
@@ -15,6 +17,7 @@ use faer::{Conj, MatMut, Par};
 
 use super::friction::FrictionLaw;
 use super::layout::{Law, Layout, NONE, NodeRole};
+use super::ldu::NumericLdu;
 use crate::ids::NodeIdx;
 use crate::network::Network;
 
@@ -59,7 +62,11 @@ struct PipeLinear {
 pub(crate) struct Newton {
     values: Vec<f64>,
     pipe_linear: Vec<PipeLinear>,
-    numeric: NumericLu<u32, f64>,
+    ldu: NumericLdu,
+    rhs: Vec<f64>,
+    work: Vec<f64>,
+    /// faer's LU, only for layouts that need pivoting.
+    pivoting: NumericLu<u32, f64>,
     mem: Option<MemBuffer>,
     /// Current iterate: pressures (bar abs) of free nodes, kept flows, pipe flows.
     pub x: Vec<f64>,
@@ -96,16 +103,8 @@ impl Newton {
             .resize(layout.branches.len() - layout.n_kept, PipeLinear::default());
         self.values.clear();
         self.values.extend_from_slice(&layout.values_template);
-        if let Some(sym) = &layout.symbolic {
-            let req = StackReq::any_of(&[
-                sym.factorize_numeric_lu_scratch::<f64>(Par::Seq, Default::default()),
-                sym.solve_in_place_scratch::<f64>(1, Par::Seq),
-            ]);
-            let big_enough = self.mem.as_ref().is_some_and(|m| m.len() >= req.size_bytes());
-            if !big_enough {
-                self.mem = Some(MemBuffer::new(req));
-            }
-        }
+        self.rhs.clear();
+        self.rhs.resize(layout.n_system(), 0.0);
     }
 
     /// Runs Newton from `self.x` until the criteria hold. A `cold` start
@@ -187,36 +186,53 @@ impl Newton {
         let nf = layout.free_nodes.len();
         let n_system = layout.n_system();
         // Right-hand side: −r, with each eliminated pipe's −F/d moved onto
-        // the balances of its ends.
-        for (d, r) in self.dx[..n_system].iter_mut().zip(&self.r) {
-            *d = -r;
+        // the balances of its ends, in system row order.
+        let row = |eq: usize| layout.row_of_eq[eq] as usize;
+        for eq in 0..n_system {
+            self.rhs[row(eq)] = -self.r[eq];
         }
         for (j, b) in layout.branches[layout.n_kept..].iter().enumerate() {
             let f_over_d = self.r[nf + layout.n_kept + j] / self.pipe_linear[j].d;
             if b.col_from != NONE {
-                self.dx[b.col_from as usize] -= f_over_d;
+                self.rhs[row(b.col_from as usize)] -= f_over_d;
             }
             if b.col_to != NONE {
-                self.dx[b.col_to as usize] += f_over_d;
+                self.rhs[row(b.col_to as usize)] += f_over_d;
             }
         }
-        let sym = layout
-            .symbolic
-            .as_ref()
-            .expect("a non-empty system has a symbolic factorization");
+
+        let ldu = layout.ldu.as_ref().expect("a non-empty system has a structure");
+        if !layout.needs_pivoting.get() {
+            if ldu.factor(&self.values, &mut self.ldu).is_ok() {
+                ldu.solve(&self.ldu, &mut self.rhs, &mut self.work);
+                self.dx[..n_system].copy_from_slice(&self.rhs);
+                return true;
+            }
+            layout.needs_pivoting.set(true);
+        }
+
+        let sym = layout.pivoting_lu();
+        let req = StackReq::any_of(&[
+            sym.factorize_numeric_lu_scratch::<f64>(Par::Seq, Default::default()),
+            sym.solve_in_place_scratch::<f64>(1, Par::Seq),
+        ]);
+        if !self.mem.as_ref().is_some_and(|m| m.len() >= req.size_bytes()) {
+            self.mem = Some(MemBuffer::new(req));
+        }
+        let mem = self.mem.as_mut().expect("just allocated");
         let pattern = SymbolicSparseColMatRef::new_checked(n_system, n_system, &layout.col_ptr, None, &layout.row_idx);
-        let mem = self.mem.as_mut().expect("prepared");
         let a = SparseColMatRef::new(pattern, &self.values);
-        let Ok(lu) = sym.factorize_numeric_lu(&mut self.numeric, a, Par::Seq, MemStack::new(mem), Default::default())
+        let Ok(lu) = sym.factorize_numeric_lu(&mut self.pivoting, a, Par::Seq, MemStack::new(mem), Default::default())
         else {
             return false;
         };
         lu.solve_in_place_with_conj(
             Conj::No,
-            MatMut::from_column_major_slice_mut(&mut self.dx[..n_system], n_system, 1),
+            MatMut::from_column_major_slice_mut(&mut self.rhs, n_system, 1),
             Par::Seq,
             MemStack::new(mem),
         );
+        self.dx[..n_system].copy_from_slice(&self.rhs);
         true
     }
 
