@@ -10,6 +10,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Logs go to stderr (stdout carries reports); RUST_LOG sets the level.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

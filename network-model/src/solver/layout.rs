@@ -4,8 +4,9 @@
 //! Newton system with the position of every Jacobian entry.
 //!
 //! A layout depends only on what is in service, which valves are open and
-//! the regulator modes, not on demands or set points, so the simulator's
-//! repeated solves reuse it, together with its symbolic LU factorization.
+//! which nodes have gas, not on demands, set points or regulator modes (a
+//! regulator's law is chosen at evaluation), so repeated solves and
+//! regulator switches reuse it, together with its symbolic factorization.
 
 use std::collections::VecDeque;
 
@@ -53,10 +54,9 @@ pub(crate) enum Law {
         head_bar_m3_kg: f64,
         temperature_k: f64,
     },
-    /// Holds the outlet at the set point: P_to − P_set = 0.
-    RegulatorActive(RegulatorIdx),
-    /// Inlet below the set point: P_from − P_to = 0.
-    RegulatorOpen,
+    /// A regulator; its law depends on its mode: active, P_to − P_set = 0;
+    /// open, P_from − P_to = 0; closed, m = 0.
+    Regulator(RegulatorIdx),
 }
 
 /// One active branch: its ends, its law and where its Jacobian entries live.
@@ -149,8 +149,79 @@ impl Layout {
     }
 }
 
+/// Every branch at every node, built once per network (endpoints never
+/// change; what is in service is checked when walking it).
+pub(crate) struct Adjacency {
+    start: Vec<u32>,
+    items: Vec<(NodeIdx, BranchRef)>,
+}
+
+impl Adjacency {
+    pub fn new(network: &Network) -> Self {
+        let n = network.nodes.len();
+        let mut start = vec![0u32; n + 1];
+        for b in network.branches() {
+            let (f, t) = network.branch_ends(b);
+            start[f.index() + 1] += 1;
+            start[t.index() + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut items = vec![(NodeIdx::new(0), BranchRef::Pipe(PipeIdx::new(0))); start[n] as usize];
+        for b in network.branches() {
+            let (f, t) = network.branch_ends(b);
+            items[next[f.index()] as usize] = (t, b);
+            next[f.index()] += 1;
+            items[next[t.index()] as usize] = (f, b);
+            next[t.index()] += 1;
+        }
+        Adjacency { start, items }
+    }
+
+    pub fn fits(&self, network: &Network) -> bool {
+        self.start.len() == network.nodes.len() + 1
+    }
+
+    /// The other end and the branch of every branch at `n`.
+    fn at(&self, n: NodeIdx) -> &[(NodeIdx, BranchRef)] {
+        &self.items[self.start[n.index()] as usize..self.start[n.index() + 1] as usize]
+    }
+}
+
+/// Which nodes have gas: reachable from an in-service supply through pipes in
+/// service and open valves (both ways) and regulators in service and not
+/// closed (forward only).
+pub(crate) fn supplied_nodes(network: &Network, adjacency: &Adjacency, modes: &[RegulatorState], out: &mut Vec<bool>) {
+    out.clear();
+    out.resize(network.nodes.len(), false);
+    let mut queue = VecDeque::new();
+    for s in network.supplies.iter().filter(|s| s.in_service) {
+        if !out[s.node.index()] {
+            out[s.node.index()] = true;
+            queue.push_back(s.node);
+        }
+    }
+    while let Some(n) = queue.pop_front() {
+        for &(m, b) in adjacency.at(n) {
+            let passes = match b {
+                BranchRef::Regulator(i) => {
+                    let r = &network.regulators[i.index()];
+                    r.in_service && modes[i.index()] != RegulatorState::Closed && r.from == n
+                }
+                other => network.branch_active(other),
+            };
+            if passes && !out[m.index()] {
+                out[m.index()] = true;
+                queue.push_back(m);
+            }
+        }
+    }
+}
+
 /// A compact description of everything a layout depends on.
-pub(crate) fn configuration_key(network: &Network, modes: &[RegulatorState], key: &mut Vec<u8>) {
+pub(crate) fn configuration_key(network: &Network, supplied: &[bool], key: &mut Vec<u8>) {
     key.clear();
     for n in [
         network.nodes.len(),
@@ -164,61 +235,41 @@ pub(crate) fn configuration_key(network: &Network, modes: &[RegulatorState], key
     key.extend(network.pipes.iter().map(|p| p.in_service as u8));
     key.extend(network.valves.iter().map(|v| v.open as u8));
     key.extend(network.supplies.iter().map(|s| s.in_service as u8));
+    key.extend(network.regulators.iter().map(|r| r.in_service as u8));
     key.extend(
-        network
-            .regulators
-            .iter()
-            .zip(modes)
-            .map(|(r, m)| if r.in_service { 1 + *m as u8 } else { 0 }),
+        supplied
+            .chunks(8)
+            .map(|c| c.iter().enumerate().fold(0u8, |a, (i, &s)| a | (s as u8) << i)),
     );
 }
 
-/// Builds the layout of `network` with regulators in `modes`.
-pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
+/// Builds the layout of `network` given which nodes have gas.
+pub(crate) fn build(network: &Network, supplied: &[bool]) -> Layout {
     let mut key = Vec::new();
-    configuration_key(network, modes, &mut key);
+    configuration_key(network, supplied, &mut key);
     let n_nodes = network.nodes.len();
 
-    // Which branches can carry flow in this configuration.
-    let regulator_carries = |i: usize| network.regulators[i].in_service && modes[i] != RegulatorState::Closed;
-    let carries = |b: BranchRef| match b {
-        BranchRef::Regulator(i) => regulator_carries(i.index()),
-        other => network.branch_active(other),
-    };
-
-    // Supplied nodes: reachable from an in-service supply; pipes and valves
-    // both ways, regulators only forward.
-    let mut adjacency: Vec<Vec<(NodeIdx, bool)>> = vec![Vec::new(); n_nodes];
-    for b in network.branches().filter(|&b| carries(b)) {
-        let (f, t) = network.branch_ends(b);
-        let two_way = !matches!(b, BranchRef::Regulator(_));
-        adjacency[f.index()].push((t, true));
-        adjacency[t.index()].push((f, two_way));
-    }
     let mut roles = vec![NodeRole::Disconnected; n_nodes];
-    let mut queue = VecDeque::new();
     for (i, s) in network.supplies.iter().enumerate() {
         if s.in_service {
             roles[s.node.index()] = NodeRole::Fixed(SupplyIdx::new(i));
-            queue.push_back(s.node);
         }
     }
-    let mut free_nodes = Vec::new();
-    while let Some(n) = queue.pop_front() {
-        for &(m, passable) in &adjacency[n.index()] {
-            if passable && roles[m.index()] == NodeRole::Disconnected {
-                roles[m.index()] = NodeRole::Free(free_nodes.len() as u32);
-                free_nodes.push(m);
-                queue.push_back(m);
-            }
-        }
-    }
-    // Number unknowns in node order, which keeps the pattern independent of
-    // the supply order and the BFS.
-    free_nodes.sort_unstable();
+    // Pressure unknowns in node order: the pattern does not depend on the
+    // supply order.
+    let free_nodes: Vec<NodeIdx> = (0..n_nodes)
+        .filter(|&i| supplied[i] && roles[i] == NodeRole::Disconnected)
+        .map(NodeIdx::new)
+        .collect();
     for (col, n) in free_nodes.iter().enumerate() {
         roles[n.index()] = NodeRole::Free(col as u32);
     }
+    // A branch carries flow when it can, and both its ends have gas. A closed
+    // regulator between nodes with gas stays, with the law m = 0.
+    let carries = |b: BranchRef| match b {
+        BranchRef::Regulator(i) => network.regulators[i.index()].in_service,
+        other => network.branch_active(other),
+    };
 
     let col_of = |n: NodeIdx| match roles[n.index()] {
         NodeRole::Free(c) => c,
@@ -262,11 +313,7 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
                 let v = &network.valves[i.index()];
                 friction_law(v.diameter_mm, 0.0, 0.0, v.loss_coefficient)
             }
-            BranchRef::Regulator(i) => match modes[i.index()] {
-                RegulatorState::Active => Law::RegulatorActive(i),
-                RegulatorState::Open => Law::RegulatorOpen,
-                RegulatorState::Closed => unreachable!("closed regulators carry no flow"),
-            },
+            BranchRef::Regulator(i) => Law::Regulator(i),
         };
         branches.push(BranchEq {
             branch: b,
@@ -302,7 +349,15 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
     let row_of_eq = pair_kept_rows(free_nodes.len(), &branches[..n_kept]);
     let (col_ptr, row_idx, values_template) = pattern(free_nodes.len(), n_kept, &row_of_eq, &mut branches);
     let dim = free_nodes.len() + n_kept;
-    let ldu = (dim > 0).then(|| SymbolicLdu::new(dim, &col_ptr, &row_idx));
+    // A kept branch's flow is eliminated before the node it is paired with:
+    // its pivot (the node's balance, ±1) is then untouched, and the node's
+    // pivot becomes ∂F/∂P − ∂F/∂m·K_nn, which is not zero for any law,
+    // including a closed regulator's m = 0.
+    let flow_first: Vec<(u32, u32)> = (free_nodes.len()..dim)
+        .filter(|&slot| row_of_eq[slot] as usize != slot)
+        .map(|slot| (slot as u32, row_of_eq[slot]))
+        .collect();
+    let ldu = (dim > 0).then(|| SymbolicLdu::new(dim, &col_ptr, &row_idx, &flow_first));
 
     Layout {
         key,
@@ -326,6 +381,29 @@ pub(crate) fn build(network: &Network, modes: &[RegulatorState]) -> Layout {
             .map(|n| ambient_pressure_bar(n.elevation_m))
             .collect(),
     }
+}
+
+/// Sorts `(column, row, _)` triplets: a counting sort by column (the
+/// pattern of a 100,000-node network has 600,000 of them), then each short
+/// column by row.
+fn sort_by_column_then_row<T: Copy>(triplets: Vec<(u32, u32, T)>, n_cols: usize) -> Vec<(u32, u32, T)> {
+    let mut start = vec![0usize; n_cols + 1];
+    for &(c, _, _) in &triplets {
+        start[c as usize + 1] += 1;
+    }
+    for c in 0..n_cols {
+        start[c + 1] += start[c];
+    }
+    let mut next = start.clone();
+    let mut sorted = triplets.clone();
+    for t in triplets {
+        sorted[next[t.0 as usize]] = t;
+        next[t.0 as usize] += 1;
+    }
+    for c in 0..n_cols {
+        sorted[start[c]..start[c + 1]].sort_unstable_by_key(|&(_, r, _)| r);
+    }
+    sorted
 }
 
 /// Pairs each kept branch with one of its free end nodes, no node twice,
@@ -423,7 +501,7 @@ fn pattern(
             }
         }
     }
-    triplets.sort_unstable_by_key(|&(c, r, _)| (c, r));
+    let triplets = sort_by_column_then_row(triplets, dim);
 
     let mut col_ptr = vec![0u32; dim + 1];
     let mut row_idx: Vec<u32> = Vec::with_capacity(triplets.len());

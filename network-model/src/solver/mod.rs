@@ -24,12 +24,15 @@ mod newton;
 mod tests;
 
 pub use friction::FrictionLaw;
-use layout::{Layout, NONE, NodeRole, configuration_key};
+use layout::{Adjacency, Layout, NONE, NodeRole, configuration_key};
 use newton::{Criteria, Failure, Newton};
 
 use crate::ids::*;
 use crate::network::Network;
 use crate::units::ambient_pressure_bar;
+
+/// Pressure step (bar) below which Newton pauses to check regulator states.
+const REGULATOR_CHECK_STEP_BAR: f64 = 1e-4;
 
 /// Settings of a solve. `Default` is what `specs/hydraulics.md` asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -196,8 +199,10 @@ pub enum SolveError {
 /// A reusable steady-state solver for one network (see the module docs).
 pub struct SteadySolver {
     options: SolveOptions,
+    adjacency: Option<Adjacency>,
     layout: Option<Layout>,
     newton: Newton,
+    supplied: Vec<bool>,
     key: Vec<u8>,
 }
 
@@ -206,8 +211,10 @@ impl SteadySolver {
     pub fn new(_network: &Network, options: SolveOptions) -> Self {
         SteadySolver {
             options,
+            adjacency: None,
             layout: None,
             newton: Newton::default(),
+            supplied: Vec::new(),
             key: Vec::new(),
         }
     }
@@ -250,35 +257,61 @@ impl SteadySolver {
             modes.fill(RegulatorState::Active);
         }
         resolve_parallel_regulators(network, &mut modes);
+        if !self.adjacency.as_ref().is_some_and(|a| a.fits(network)) {
+            self.adjacency = Some(Adjacency::new(network));
+        }
+
         let max_rounds = 2 * network.regulators.len() + 4;
         let mut warm = warm;
+        let mut fresh = true;
         for _round in 0..max_rounds {
-            self.prepare_layout(network, &modes);
-            let layout = self.layout.as_ref().expect("prepared");
-            let criteria = criteria(&self.options, network, layout);
-            self.newton.prepare(layout);
-            fill_known(&mut self.newton, network, layout);
-            initial_guess(&mut self.newton, network, layout, warm.then_some(&*state));
-
-            let outcome = self
-                .newton
-                .run(layout, network, self.options.friction, &criteria, !warm);
-            let iterations = match &outcome {
-                Ok(i) => *i,
-                Err(
-                    Failure::NotConverged { iterations }
-                    | Failure::Singular { iterations }
-                    | Failure::LineSearch { iterations },
-                ) => *iterations,
-            };
-            state.iterations += iterations;
-            write_state(&self.newton, network, layout, &modes, state);
-            if let Err(failure) = outcome {
-                return Err(self.failure(failure, network, layout, state));
+            // A new layout only when the set of nodes with gas changed (or on
+            // the first round); a regulator switch alone keeps the iterate.
+            let adjacency = self.adjacency.as_ref().expect("built above");
+            layout::supplied_nodes(network, adjacency, &modes, &mut self.supplied);
+            configuration_key(network, &self.supplied, &mut self.key);
+            let rebuilt = self.layout.as_ref().is_none_or(|l| l.key != self.key);
+            if rebuilt {
+                self.layout = Some(layout::build(network, &self.supplied));
             }
+            let layout = self.layout.as_ref().expect("prepared");
+            let mut criteria = criteria(&self.options, network, layout);
+            let restart = fresh || rebuilt;
+            if restart {
+                self.newton.prepare(layout);
+                fill_known(&mut self.newton, network, layout);
+                initial_guess(&mut self.newton, network, layout, &modes, warm.then_some(&*state));
+            }
+            self.newton.regulator_modes.clone_from(&modes);
+
+            // With regulators, stop short of full convergence to check their
+            // states first; if they hold, go on from where Newton is.
+            let any_regulator = network.regulators.iter().any(|r| r.in_service);
+            criteria.early_stop_step_bar = any_regulator.then_some(REGULATOR_CHECK_STEP_BAR);
+            let mut cold = restart && !warm;
+            fresh = false;
+            let converged = loop {
+                let outcome = self.newton.run(layout, network, self.options.friction, &criteria, cold);
+                cold = false;
+                state.iterations += match &outcome {
+                    Ok(o) => o.iterations,
+                    Err(
+                        Failure::NotConverged { iterations }
+                        | Failure::Singular { iterations }
+                        | Failure::LineSearch { iterations },
+                    ) => *iterations,
+                };
+                write_state(&self.newton, network, layout, &modes, state);
+                match outcome {
+                    Err(failure) => return Err(self.failure(failure, network, layout, state)),
+                    Ok(o) if o.converged => break true,
+                    Ok(_) if next_modes(network, state, &modes) != modes => break false,
+                    Ok(_) => criteria.early_stop_step_bar = None,
+                }
+            };
 
             let next = next_modes(network, state, &modes);
-            if next == modes {
+            if converged && next == modes {
                 return Ok(());
             }
             modes = next;
@@ -295,14 +328,6 @@ impl SteadySolver {
             rounds: max_rounds,
             regulator: changed,
         })
-    }
-
-    fn prepare_layout(&mut self, network: &Network, modes: &[RegulatorState]) {
-        configuration_key(network, modes, &mut self.key);
-        if self.layout.as_ref().is_some_and(|l| l.key == self.key) {
-            return;
-        }
-        self.layout = Some(layout::build(network, modes));
     }
 
     fn failure(&self, failure: Failure, network: &Network, layout: &Layout, state: &SteadyState) -> SolveError {
@@ -363,6 +388,7 @@ fn criteria(options: &SolveOptions, network: &Network, layout: &Layout) -> Crite
         balance_kg_s: options.balance_tolerance * throughput.max(1e-6),
         branch_bar: options.pressure_tolerance_bar,
         flow_scale_kg_s: throughput.max(1e-6),
+        early_stop_step_bar: None,
     }
 }
 
@@ -386,7 +412,13 @@ fn fill_known(nw: &mut Newton, network: &Network, layout: &Layout) {
 
 /// Initial iterate: the previous state where it has values, else pressures
 /// propagated from the supplies (capped by regulator set points) and no flow.
-fn initial_guess(nw: &mut Newton, network: &Network, layout: &Layout, warm: Option<&SteadyState>) {
+fn initial_guess(
+    nw: &mut Newton,
+    network: &Network,
+    layout: &Layout,
+    modes: &[RegulatorState],
+    warm: Option<&SteadyState>,
+) {
     let nf = layout.free_nodes.len();
     let mut guess = vec![f64::NAN; network.nodes.len()];
     let mut queue = std::collections::VecDeque::new();
@@ -400,9 +432,10 @@ fn initial_guess(nw: &mut Newton, network: &Network, layout: &Layout, warm: Opti
     let mut adjacency: Vec<Vec<(NodeIdx, Option<f64>)>> = vec![Vec::new(); network.nodes.len()];
     for b in &layout.branches {
         let cap = match b.law {
-            layout::Law::RegulatorActive(i) => {
+            layout::Law::Regulator(i) if modes[i.index()] == RegulatorState::Active => {
                 Some(network.regulators[i.index()].outlet_pressure_bar_g + layout.ambient_bar[b.to.index()])
             }
+            layout::Law::Regulator(i) if modes[i.index()] == RegulatorState::Closed => continue,
             _ => None,
         };
         adjacency[b.from.index()].push((b.to, cap));

@@ -15,6 +15,7 @@ use faer::sparse::linalg::lu::NumericLu;
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par};
 
+use super::RegulatorState;
 use super::friction::FrictionLaw;
 use super::layout::{Law, Layout, NONE, NodeRole};
 use super::ldu::NumericLdu;
@@ -31,6 +32,17 @@ pub(crate) struct Criteria {
     pub branch_bar: f64,
     /// Flows are scaled by this in the line search's merit function.
     pub flow_scale_kg_s: f64,
+    /// Stop early, before full convergence, once a pressure step is this
+    /// small: the caller wants to check regulator states first.
+    pub early_stop_step_bar: Option<f64>,
+}
+
+/// How a Newton run ended well.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outcome {
+    pub iterations: usize,
+    /// False when it stopped early (see [`Criteria::early_stop_step_bar`]).
+    pub converged: bool,
 }
 
 /// Why a Newton run stopped without a solution.
@@ -79,6 +91,8 @@ pub(crate) struct Newton {
     pub withdrawal_kg_s: Vec<f64>,
     /// Per node: the pressure a supply holds it at (bar abs), else NaN.
     pub fixed_bar: Vec<f64>,
+    /// The law each regulator follows in this run.
+    pub regulator_modes: Vec<RegulatorState>,
     /// Last step taken, for reports.
     pub last_step: Vec<f64>,
 }
@@ -119,11 +133,14 @@ impl Newton {
         law: FrictionLaw,
         c: &Criteria,
         cold: bool,
-    ) -> Result<usize, Failure> {
+    ) -> Result<Outcome, Failure> {
         let nf = layout.free_nodes.len();
         let n_system = layout.n_system();
         if layout.dim() == 0 {
-            return Ok(0);
+            return Ok(Outcome {
+                iterations: 0,
+                converged: true,
+            });
         }
         let slopes = if cold {
             Slopes::AtVelocity(REFERENCE_VELOCITY_M_S)
@@ -172,7 +189,18 @@ impl Newton {
             let step_p = self.last_step[..nf].iter().fold(0.0_f64, |a, s| a.max(s.abs()));
             let step_m = self.last_step[nf..].iter().fold(0.0_f64, |a, s| a.max(s.abs()));
             if step_p <= c.pressure_step_bar && step_m <= c.flow_step_kg_s && within(&self.r, nf, c) {
-                return Ok(iteration);
+                return Ok(Outcome {
+                    iterations: iteration,
+                    converged: true,
+                });
+            }
+            if c.early_stop_step_bar
+                .is_some_and(|early| alpha == 1.0 && step_p <= early)
+            {
+                return Ok(Outcome {
+                    iterations: iteration,
+                    converged: false,
+                });
             }
         }
         Err(Failure::NotConverged {
@@ -203,12 +231,21 @@ impl Newton {
 
         let ldu = layout.ldu.as_ref().expect("a non-empty system has a structure");
         if !layout.needs_pivoting.get() {
-            if ldu.factor(&self.values, &mut self.ldu).is_ok() {
-                ldu.solve(&self.ldu, &mut self.rhs, &mut self.work);
-                self.dx[..n_system].copy_from_slice(&self.rhs);
-                return true;
+            match ldu.factor(&self.values, &mut self.ldu) {
+                Ok(()) => {
+                    ldu.solve(&self.ldu, &mut self.rhs, &mut self.work);
+                    self.dx[..n_system].copy_from_slice(&self.rhs);
+                    return true;
+                }
+                Err(small) => {
+                    tracing::debug!(
+                        step = small.step,
+                        n_system,
+                        "Tiny pivot without pivoting; this configuration now uses partial pivoting"
+                    );
+                    layout.needs_pivoting.set(true);
+                }
             }
-            layout.needs_pivoting.set(true);
         }
 
         let sym = layout.pivoting_lu();
@@ -216,7 +253,7 @@ impl Newton {
             sym.factorize_numeric_lu_scratch::<f64>(Par::Seq, Default::default()),
             sym.solve_in_place_scratch::<f64>(1, Par::Seq),
         ]);
-        if !self.mem.as_ref().is_some_and(|m| m.len() >= req.size_bytes()) {
+        if self.mem.as_ref().is_none_or(|m| m.len() < req.size_bytes()) {
             self.mem = Some(MemBuffer::new(req));
         }
         let mem = self.mem.as_mut().expect("just allocated");
@@ -347,12 +384,15 @@ impl Newton {
                         -c_t * z * d_resistance / s,
                     )
                 }
-                Law::RegulatorActive(i) => {
-                    let reg = &network.regulators[i.index()];
-                    let set = reg.outlet_pressure_bar_g + layout.ambient_bar[b.to.index()];
-                    (p_to - set, 0.0, 1.0, 0.0)
-                }
-                Law::RegulatorOpen => (p_from - p_to, 1.0, -1.0, 0.0),
+                Law::Regulator(i) => match self.regulator_modes[i.index()] {
+                    RegulatorState::Active => {
+                        let reg = &network.regulators[i.index()];
+                        let set = reg.outlet_pressure_bar_g + layout.ambient_bar[b.to.index()];
+                        (p_to - set, 0.0, 1.0, 0.0)
+                    }
+                    RegulatorState::Open => (p_from - p_to, 1.0, -1.0, 0.0),
+                    RegulatorState::Closed => (m, 0.0, 0.0, 1.0),
+                },
             };
             if !f.is_finite() {
                 return false;

@@ -56,7 +56,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
     let cols = (config.nodes.max(4) as f64).sqrt().ceil() as usize;
     let rows = config.nodes.max(4).div_ceil(cols);
     let grid_id = |r: usize, c: usize| format!("N{}", r * cols + c);
-    let is_trunk_line = |i: usize| i % TRUNK_EVERY == 0;
+    let is_trunk_line = |i: usize| i.is_multiple_of(TRUNK_EVERY);
 
     let mut nodes = Vec::with_capacity(rows * cols + 64);
     for r in 0..rows {
@@ -118,7 +118,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         if s.trunk {
             trunk_count += 1;
             // A section valve on every fifth trunk segment, at its far end.
-            if trunk_count % 5 == 0 {
+            if trunk_count.is_multiple_of(5) {
                 let mid = format!("{id}v");
                 let mut node = nodes[ib].clone();
                 node.id = mid.clone();
