@@ -42,5 +42,8 @@ pub mod solver;
 pub mod topology;
 pub mod units;
 
+#[cfg(test)]
+mod testing;
+
 pub use ids::{BranchRef, ElementRef};
 pub use network::Network;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use linepack_engine::report::SteadyReport;
 use linepack_network::file;
 use linepack_network::linepack::linepack;
-use linepack_network::solver::{FrictionLaw, SolveError, SolveOptions, SteadySolver};
+use linepack_network::solver::{FrictionLaw, SolveOptions, SteadySolver};
 
 pub fn run(path: &Path, friction: FrictionLaw, json: bool) -> anyhow::Result<ExitCode> {
     let network = file::load(path)?;
@@ -22,13 +22,10 @@ pub fn run(path: &Path, friction: FrictionLaw, json: bool) -> anyhow::Result<Exi
             ..SolveOptions::default()
         },
     );
-    let outcome = solver.solve(&network);
-    let (state, error) = match outcome {
+    // A failed solve still reports its last iterate, with `converged: false`.
+    let (state, error) = match solver.solve(&network) {
         Ok(state) => (state, None),
-        Err(SolveError::NotConverged { ref last, .. }) => {
-            ((**last).clone(), Some(outcome.as_ref().unwrap_err().to_string()))
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("solving {}", path.display()))),
+        Err(e) => (e.last_state().clone(), Some(e.to_string())),
     };
     let stored = linepack(&network, &state);
     let solve_time_ms = start.elapsed().as_secs_f64() * 1e3;

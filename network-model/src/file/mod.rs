@@ -220,3 +220,6 @@ fn singular(array_key: &str) -> &str {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests;

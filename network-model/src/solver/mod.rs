@@ -166,7 +166,8 @@ pub fn mean_pressure_bar(p_i: f64, p_j: f64) -> f64 {
     2.0 / 3.0 * (p_i * p_i + p_i * p_j + p_j * p_j) / (p_i + p_j)
 }
 
-/// Why a solve failed. Each names what to look at.
+/// Why a solve failed. Each names what to look at and carries the last
+/// iterate (`last`) for diagnosis.
 #[derive(Debug, thiserror::Error)]
 pub enum SolveError {
     #[error(
@@ -179,26 +180,52 @@ pub enum SolveError {
         worst_node: String,
         balance_error_kg_s: f64,
         pressure_step_bar: f64,
-        /// The last iterate, for diagnosis.
         last: Box<SteadyState>,
     },
     #[error(
         "the flow equations are singular near node '{node}' after {iterations} iterations; \
          look for loops of loss-free valves or regulators in parallel with open valves"
     )]
-    Singular { iterations: usize, node: String },
+    Singular {
+        iterations: usize,
+        node: String,
+        last: Box<SteadyState>,
+    },
     #[error(
         "no physical state found near node '{node}' after {iterations} iterations \
          (pressure would fall to zero); demand is too high for the supply pressures"
     )]
-    Infeasible { iterations: usize, node: String },
+    Infeasible {
+        iterations: usize,
+        node: String,
+        last: Box<SteadyState>,
+    },
     #[error("regulator states do not settle after {rounds} rounds (last to change: '{regulator}')")]
-    RegulatorsUnsettled { rounds: usize, regulator: String },
+    RegulatorsUnsettled {
+        rounds: usize,
+        regulator: String,
+        last: Box<SteadyState>,
+    },
+}
+
+impl SolveError {
+    /// The last iterate when the solve gave up.
+    pub fn last_state(&self) -> &SteadyState {
+        match self {
+            SolveError::NotConverged { last, .. }
+            | SolveError::Singular { last, .. }
+            | SolveError::Infeasible { last, .. }
+            | SolveError::RegulatorsUnsettled { last, .. } => last,
+        }
+    }
 }
 
 /// A reusable steady-state solver for one network (see the module docs).
 pub struct SteadySolver {
     options: SolveOptions,
+    /// Tests: use the partial-pivoting LU from the start.
+    #[cfg(test)]
+    force_pivoting: bool,
     adjacency: Option<Adjacency>,
     layout: Option<Layout>,
     newton: Newton,
@@ -211,6 +238,8 @@ impl SteadySolver {
     pub fn new(_network: &Network, options: SolveOptions) -> Self {
         SteadySolver {
             options,
+            #[cfg(test)]
+            force_pivoting: false,
             adjacency: None,
             layout: None,
             newton: Newton::default(),
@@ -272,7 +301,10 @@ impl SteadySolver {
             configuration_key(network, &self.supplied, &mut self.key);
             let rebuilt = self.layout.as_ref().is_none_or(|l| l.key != self.key);
             if rebuilt {
-                self.layout = Some(layout::build(network, &self.supplied));
+                let layout = layout::build(network, &self.supplied);
+                #[cfg(test)]
+                layout.needs_pivoting.set(self.force_pivoting);
+                self.layout = Some(layout);
             }
             let layout = self.layout.as_ref().expect("prepared");
             let mut criteria = criteria(&self.options, network, layout);
@@ -327,6 +359,7 @@ impl SteadySolver {
         Err(SolveError::RegulatorsUnsettled {
             rounds: max_rounds,
             regulator: changed,
+            last: Box::new(state.clone()),
         })
     }
 
@@ -356,10 +389,12 @@ impl SteadySolver {
             Failure::Singular { iterations } => SolveError::Singular {
                 iterations,
                 node: worst_node,
+                last: Box::new(state.clone()),
             },
             Failure::LineSearch { iterations } => SolveError::Infeasible {
                 iterations,
                 node: worst_node,
+                last: Box::new(state.clone()),
             },
         }
     }

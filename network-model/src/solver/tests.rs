@@ -1,1 +1,347 @@
+//! Solver behaviour on small hand-made networks: regulators in each state,
+//! disconnected parts, warm starts, failures, linepack, conservation. The
+//! agreement with an independent solver is in `tests/pandapipes_fixtures.rs`.
 
+use serde_json::json;
+
+use super::*;
+use crate::linepack::linepack;
+use crate::testing::network;
+use crate::units::{GRAVITY_M_S2, PA_PER_BAR};
+
+fn solve(net: &Network) -> SteadyState {
+    SteadySolver::new(net, SolveOptions::default())
+        .solve(net)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn p_g(net: &Network, s: &SteadyState, id: &str) -> f64 {
+    s.pressure_bar_g(net, net.find_node(id).unwrap()).unwrap()
+}
+
+fn regulator(net: &Network, s: &SteadyState, id: &str) -> (RegulatorState, f64) {
+    let Some(crate::ElementRef::Regulator(i)) = net.find(id) else {
+        panic!("{id}")
+    };
+    (s.regulator_state[i.index()], s.regulator_flow_kg_s[i.index()])
+}
+
+/// Supply S (pressure `p_in`) at A –P1– B =R(set 2 bar)=> C –P2– D, demand at D.
+fn station(p_in: f64, demand: f64) -> Network {
+    network(
+        &["A", "B", "C", "D"],
+        &[("P1", "A", "B", 1000.0, 150.0), ("P2", "C", "D", 1000.0, 150.0)],
+        json!({
+            "regulators": [{"id": "R", "from": "B", "to": "C", "outlet_pressure_bar_g": 2.0}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": p_in, "kind": "city_gate"}],
+            "consumers": [{"id": "C1", "node": "D", "kind": "industrial", "demand_kg_s": demand}]
+        }),
+    )
+}
+
+#[test]
+fn active_regulator_holds_its_set_point_and_passes_the_demand() {
+    let net = station(6.0, 0.5);
+    let s = solve(&net);
+    assert!((p_g(&net, &s, "C") - 2.0).abs() < 1e-9);
+    let (state, flow) = regulator(&net, &s, "R");
+    assert_eq!(state, RegulatorState::Active);
+    assert!((flow - 0.5).abs() < 1e-12);
+    assert!(p_g(&net, &s, "B") > 2.0 && p_g(&net, &s, "D") < 2.0);
+}
+
+#[test]
+fn regulator_with_inlet_below_set_point_is_fully_open() {
+    let net = station(1.5, 0.2);
+    let s = solve(&net);
+    let (state, flow) = regulator(&net, &s, "R");
+    assert_eq!(state, RegulatorState::Open);
+    assert!((flow - 0.2).abs() < 1e-12);
+    assert!(
+        (p_g(&net, &s, "C") - p_g(&net, &s, "B")).abs() < 1e-9,
+        "open: outlet = inlet"
+    );
+}
+
+#[test]
+fn regulator_closes_when_another_source_holds_the_outlet_above_its_set_point() {
+    // A second supply at D at 3 bar g: above R's 2 bar set point.
+    let net = network(
+        &["A", "B", "C", "D"],
+        &[("P1", "A", "B", 1000.0, 150.0), ("P2", "C", "D", 1000.0, 150.0)],
+        json!({
+            "regulators": [{"id": "R", "from": "B", "to": "C", "outlet_pressure_bar_g": 2.0}],
+            "supplies": [
+                {"id": "S", "node": "A", "pressure_bar_g": 6.0, "kind": "city_gate"},
+                {"id": "S2", "node": "D", "pressure_bar_g": 3.0, "kind": "lng"}
+            ],
+            "consumers": [{"id": "C1", "node": "C", "kind": "industrial", "demand_kg_s": 0.2}]
+        }),
+    );
+    let s = solve(&net);
+    let (state, flow) = regulator(&net, &s, "R");
+    assert_eq!(state, RegulatorState::Closed);
+    assert_eq!(flow, 0.0);
+    assert!((s.supply_flow_kg_s[1] - 0.2).abs() < 1e-12, "S2 feeds the consumer");
+}
+
+#[test]
+fn of_parallel_regulators_the_higher_set_point_holds_the_outlet() {
+    let net = network(
+        &["A", "B", "C"],
+        &[("P1", "B", "C", 500.0, 100.0)],
+        json!({
+            "regulators": [
+                {"id": "R1", "from": "A", "to": "B", "outlet_pressure_bar_g": 2.0},
+                {"id": "R2", "from": "A", "to": "B", "outlet_pressure_bar_g": 2.2}
+            ],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 5.0, "kind": "city_gate"}],
+            "consumers": [{"id": "C1", "node": "C", "kind": "commercial", "demand_kg_s": 0.05}]
+        }),
+    );
+    let s = solve(&net);
+    assert_eq!(regulator(&net, &s, "R1").0, RegulatorState::Closed);
+    assert_eq!(regulator(&net, &s, "R2").0, RegulatorState::Active);
+    assert!((p_g(&net, &s, "B") - 2.2).abs() < 1e-9);
+}
+
+#[test]
+fn nodes_without_a_supply_path_are_reported_not_an_error() {
+    let net = network(
+        &["A", "B", "X", "Y"],
+        &[("P1", "A", "B", 100.0, 100.0), ("P2", "X", "Y", 100.0, 100.0)],
+        json!({
+            "valves": [{"id": "V", "from": "B", "to": "X", "open": false, "diameter_mm": 100}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [
+                {"id": "CB", "node": "B", "kind": "residential", "demand_kg_s": 0.01},
+                {"id": "CY", "node": "Y", "kind": "residential", "demand_kg_s": 0.01}
+            ]
+        }),
+    );
+    let s = solve(&net);
+    let off: Vec<&str> = s.disconnected_nodes().map(|n| net.node(n).id.as_str()).collect();
+    assert_eq!(off, ["X", "Y"]);
+    assert!(s.pressure_bar_abs(net.find_node("Y").unwrap()).is_none());
+    assert_eq!(s.pipe_flow_kg_s[1], 0.0);
+    assert!(
+        (s.supply_flow_kg_s[0] - 0.01).abs() < 1e-12,
+        "only the connected demand is served"
+    );
+}
+
+#[test]
+fn out_of_service_pipe_and_open_valve() {
+    let mut net = network(
+        &["A", "B", "C"],
+        &[
+            ("P1", "A", "B", 100.0, 100.0),
+            ("P2", "A", "C", 100.0, 100.0),
+            ("P3", "B", "C", 100.0, 100.0),
+        ],
+        json!({
+            "valves": [{"id": "V", "from": "B", "to": "C", "open": true, "diameter_mm": 100, "loss_coefficient": 0.0}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [{"id": "CC", "node": "C", "kind": "residential", "demand_kg_s": 0.05}]
+        }),
+    );
+    net.pipes[1].in_service = false;
+    let s = solve(&net);
+    assert_eq!(s.pipe_flow_kg_s[1], 0.0);
+    // C is fed through P1 then P3 and the loss-free valve in parallel.
+    assert!((s.pipe_flow_kg_s[0] - 0.05).abs() < 1e-12);
+    assert!((s.pipe_flow_kg_s[2] + s.valve_flow_kg_s[0] - 0.05).abs() < 1e-12);
+    assert!(
+        s.valve_flow_kg_s[0] > s.pipe_flow_kg_s[2],
+        "the loss-free valve takes most"
+    );
+}
+
+#[test]
+fn static_gas_column_has_no_flow_and_hydrostatic_pressure() {
+    let mut net = network(
+        &["low", "high"],
+        &[("P", "low", "high", 500.0, 100.0)],
+        json!({
+            "supplies": [{"id": "S", "node": "low", "pressure_bar_g": 4.0, "kind": "city_gate"}]
+        }),
+    );
+    net.nodes[1].elevation_m = 100.0;
+    let s = solve(&net);
+    assert!(s.pipe_flow_kg_s[0].abs() < 1e-12);
+    let (pl, ph) = (s.pressure_bar_abs[0], s.pressure_bar_abs[1]);
+    let rho = 0.5 * (net.gas.density_kg_m3(pl, 283.15) + net.gas.density_kg_m3(ph, 283.15));
+    let expected_drop = rho * GRAVITY_M_S2 * 100.0 / PA_PER_BAR;
+    assert!(
+        ((pl - ph) - expected_drop).abs() < 1e-12,
+        "{} vs {expected_drop}",
+        pl - ph
+    );
+}
+
+#[test]
+fn supplies_balance_demands_and_injections() {
+    let net = network(
+        &["A", "B", "C", "D"],
+        &[
+            ("P1", "A", "B", 800.0, 100.0),
+            ("P2", "B", "C", 800.0, 80.0),
+            ("P3", "C", "D", 800.0, 80.0),
+            ("P4", "D", "A", 800.0, 100.0),
+        ],
+        json!({
+            "supplies": [
+                {"id": "S1", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"},
+                {"id": "S2", "node": "C", "pressure_bar_g": 3.9, "kind": "lng"}
+            ],
+            "consumers": [
+                {"id": "CB", "node": "B", "kind": "industrial", "demand_kg_s": 0.3},
+                {"id": "CD", "node": "D", "kind": "industrial", "demand_kg_s": 0.2}
+            ],
+            "injections": [{"id": "I", "node": "D", "rate_kg_s": 0.05}]
+        }),
+    );
+    let s = solve(&net);
+    let supplied: f64 = s.supply_flow_kg_s.iter().sum();
+    assert!((supplied - 0.45).abs() < 1e-12, "{supplied}");
+}
+
+#[test]
+fn warm_resolve_after_a_demand_change_is_fast_and_matches_a_cold_solve() {
+    let mut net = station(6.0, 0.5);
+    let mut solver = SteadySolver::new(&net, SolveOptions::default());
+    let mut state = solver.solve(&net).unwrap();
+    let cold_iterations = state.iterations;
+    net.consumers[0].demand_kg_s = 0.55;
+    solver.resolve(&net, &mut state).unwrap();
+    let fresh = solve(&net);
+    assert!(
+        state.iterations <= cold_iterations,
+        "{} > {cold_iterations}",
+        state.iterations
+    );
+    for (a, b) in state.pressure_bar_abs.iter().zip(&fresh.pressure_bar_abs) {
+        assert!((a - b).abs() < 1e-9);
+    }
+    assert!((state.regulator_flow_kg_s[0] - 0.55).abs() < 1e-12);
+}
+
+#[test]
+fn taking_a_pipe_out_between_solves_builds_a_new_layout() {
+    let mut net = network(
+        &["A", "B", "C"],
+        &[
+            ("P1", "A", "B", 500.0, 100.0),
+            ("P2", "B", "C", 500.0, 100.0),
+            ("P3", "A", "C", 500.0, 100.0),
+        ],
+        json!({
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [{"id": "CC", "node": "C", "kind": "residential", "demand_kg_s": 0.1}]
+        }),
+    );
+    let mut solver = SteadySolver::new(&net, SolveOptions::default());
+    let mut state = solver.solve(&net).unwrap();
+    net.pipes[2].in_service = false;
+    solver.resolve(&net, &mut state).unwrap();
+    assert_eq!(state.pipe_flow_kg_s[2], 0.0);
+    assert!((state.pipe_flow_kg_s[1] - 0.1).abs() < 1e-12);
+}
+
+#[test]
+fn impossible_demand_is_a_clear_error_naming_a_node() {
+    let net = station(0.05, 50.0);
+    let err = SteadySolver::new(&net, SolveOptions::default())
+        .solve(&net)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("node '"), "{text}");
+    assert_eq!(err.last_state().pressure_bar_abs.len(), 4);
+}
+
+#[test]
+fn iteration_limit_reports_not_converged_with_the_worst_node() {
+    let net = station(6.0, 0.5);
+    let options = SolveOptions {
+        max_iterations: 1,
+        ..SolveOptions::default()
+    };
+    match SteadySolver::new(&net, options).solve(&net) {
+        Err(SolveError::NotConverged { worst_node, .. }) => assert!(["B", "C", "D"].contains(&worst_node.as_str())),
+        other => panic!("expected NotConverged, got {other:?}"),
+    }
+}
+
+#[test]
+fn loop_of_loss_free_valves_is_reported_singular() {
+    // Two loss-free valves in parallel: the split between them is undetermined.
+    let net = network(
+        &["A", "B", "C"],
+        &[("P1", "B", "C", 100.0, 100.0)],
+        json!({
+            "valves": [
+                {"id": "V1", "from": "A", "to": "B", "open": true, "diameter_mm": 100},
+                {"id": "V2", "from": "A", "to": "B", "open": true, "diameter_mm": 100}
+            ],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [{"id": "CC", "node": "C", "kind": "residential", "demand_kg_s": 0.1}]
+        }),
+    );
+    let err = SteadySolver::new(&net, SolveOptions::default())
+        .solve(&net)
+        .unwrap_err();
+    assert!(matches!(err, SolveError::Singular { .. }), "{err}");
+}
+
+#[test]
+fn linepack_of_one_pipe_is_density_at_mean_pressure_times_volume() {
+    let net = station(6.0, 0.5);
+    let s = solve(&net);
+    let lp = linepack(&net, &s);
+    let (pi, pj) = (s.pressure_bar_abs[0], s.pressure_bar_abs[1]);
+    let pm = 2.0 / 3.0 * (pi.powi(3) - pj.powi(3)) / (pi * pi - pj * pj);
+    let volume = std::f64::consts::PI * 0.15 * 0.15 / 4.0 * 1000.0;
+    let expected = net.gas.density_kg_m3(pm, 283.15) * volume;
+    assert!((lp.pipe_kg[0] - expected).abs() < 1e-9 * expected);
+    assert!((lp.total_kg - lp.pipe_kg.iter().sum::<f64>()).abs() < 1e-12);
+}
+
+#[test]
+fn the_pivoting_fallback_gives_the_same_solution() {
+    let net = station(6.0, 0.5);
+    let mut solver = SteadySolver::new(&net, SolveOptions::default());
+    let reference = solver.solve(&net).unwrap();
+    solver.force_pivoting = true;
+    let layout_rebuilt = {
+        solver.layout = None;
+        solver.solve(&net).unwrap()
+    };
+    assert!(solver.layout.as_ref().unwrap().needs_pivoting.get());
+    for (a, b) in reference.pressure_bar_abs.iter().zip(&layout_rebuilt.pressure_bar_abs) {
+        assert!((a - b).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn colebrook_converges_through_zero_flow() {
+    // A dead-end branch carries exactly no flow.
+    let net = network(
+        &["A", "B", "C", "Dead"],
+        &[
+            ("P1", "A", "B", 500.0, 100.0),
+            ("P2", "B", "C", 500.0, 100.0),
+            ("P3", "B", "Dead", 500.0, 100.0),
+        ],
+        json!({
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [{"id": "CC", "node": "C", "kind": "residential", "demand_kg_s": 0.1}]
+        }),
+    );
+    let options = SolveOptions {
+        friction: FrictionLaw::Colebrook,
+        ..SolveOptions::default()
+    };
+    let s = SteadySolver::new(&net, options).solve(&net).unwrap();
+    assert!(s.pipe_flow_kg_s[2].abs() < 1e-12);
+    assert!((p_g(&net, &s, "Dead") - p_g(&net, &s, "B")).abs() < 1e-9);
+}
