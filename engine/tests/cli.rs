@@ -9,7 +9,9 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_linepack");
 
 fn fixture(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-model/tests/fixtures/pandapipes").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../network-model/tests/fixtures/pandapipes")
+        .join(name);
     assert!(path.exists(), "fixture {} is missing", path.display());
     path
 }
@@ -42,12 +44,20 @@ fn network_check_describes_a_valid_network() {
 fn network_check_lists_disconnected_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("island.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
-    v["nodes"].as_array_mut().unwrap().push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
+    v["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
     std::fs::write(&path, v.to_string()).unwrap();
     let o = run(&["network", "check", path.to_str().unwrap()]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("disconnected 1 nodes without a path from a supply: Island"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("disconnected 1 nodes without a path from a supply: Island"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -60,7 +70,10 @@ fn invalid_network_exits_2_naming_file_and_element() {
         let o = run(&[args[0], args[1], path.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2));
         let err = stderr(&o);
-        assert!(err.contains("bad.json") && err.contains("pipe 'pipe_D116_D117'") && err.contains("length_m"), "{err}");
+        assert!(
+            err.contains("bad.json") && err.contains("pipe 'pipe_D116_D117'") && err.contains("length_m"),
+            "{err}"
+        );
         assert!(stdout(&o).is_empty(), "nothing on stdout for a refused file");
     }
 }
@@ -70,7 +83,13 @@ fn missing_file_and_bad_friction_law_are_usage_errors() {
     let o = run(&["sim", "steady", "/nonexistent/net.json"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/nonexistent/net.json"));
-    let o = run(&["sim", "steady", fixture("gas_one_pipe1_N.network.json").to_str().unwrap(), "--friction", "moody"]);
+    let o = run(&[
+        "sim",
+        "steady",
+        fixture("gas_one_pipe1_N.network.json").to_str().unwrap(),
+        "--friction",
+        "moody",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nikuradse or colebrook"), "{}", stderr(&o));
 }
@@ -93,11 +112,15 @@ fn sim_steady_json_follows_the_contract_and_matches_pandapipes() {
     let pipe = &r["pipes"][0];
     assert!(pipe["flow_kg_s"].is_f64() && pipe["velocity_m_s"].is_f64());
 
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("gas_meshed_two_valves_N.expected.json")).unwrap(),
-    )
-    .unwrap();
-    for (got, want) in r["nodes"].as_array().unwrap().iter().zip(expected["results"]["nikuradse"]["nodes"].as_array().unwrap()) {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("gas_meshed_two_valves_N.expected.json")).unwrap())
+            .unwrap();
+    for (got, want) in r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(expected["results"]["nikuradse"]["nodes"].as_array().unwrap())
+    {
         assert_eq!(got["id"], want["id"]);
         let d = got["pressure_bar_g"].as_f64().unwrap() - want["pressure_bar_g"].as_f64().unwrap();
         assert!(d.abs() < 1e-6, "{}: {d}", got["id"]);
@@ -108,14 +131,27 @@ fn sim_steady_json_follows_the_contract_and_matches_pandapipes() {
 fn sim_steady_json_has_null_pressures_for_disconnected_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("island.toml");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
-    v["nodes"].as_array_mut().unwrap().push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
+    v["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
     let file: linepack_network::file::NetworkFile = serde_json::from_value(v).unwrap();
-    std::fs::write(&path, linepack_network::file::to_string(&file, linepack_network::file::Format::Toml)).unwrap();
+    std::fs::write(
+        &path,
+        linepack_network::file::to_string(&file, linepack_network::file::Format::Toml),
+    )
+    .unwrap();
     let o = run(&["sim", "steady", path.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let island = r["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "Island").unwrap();
+    let island = r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "Island")
+        .unwrap();
     assert!(island["pressure_bar_g"].is_null() && island["pressure_bar_abs"].is_null());
     assert_eq!(r["disconnected_nodes"], serde_json::json!(["Island"]));
 }
@@ -126,7 +162,16 @@ fn sim_steady_prints_tables_and_a_summary() {
     let o = run(&["sim", "steady", f.to_str().unwrap(), "--friction", "colebrook"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for words in ["NODE", "PIPE", "SUPPLY", "colebrook friction", "pressure   min 9.", "at K1032", "linepack", "disconnected nodes: none"] {
+    for words in [
+        "NODE",
+        "PIPE",
+        "SUPPLY",
+        "colebrook friction",
+        "pressure   min 9.",
+        "at K1032",
+        "linepack",
+        "disconnected nodes: none",
+    ] {
         assert!(out.contains(words), "missing '{words}' in:\n{out}");
     }
 }
@@ -136,7 +181,11 @@ fn sim_steady_failure_exits_1_with_converged_false() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("overload.json");
     let text = std::fs::read_to_string(fixture("gas_one_pipe2_N.network.json")).unwrap();
-    std::fs::write(&path, text.replace("\"demand_kg_s\": 0.004666666666667", "\"demand_kg_s\": 5.0")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"demand_kg_s\": 0.004666666666667", "\"demand_kg_s\": 5.0"),
+    )
+    .unwrap();
     let o = run(&["sim", "steady", path.to_str().unwrap(), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -151,12 +200,25 @@ fn sim_generate_is_deterministic_and_valid() {
     let a = dir.path().join("a.json");
     let b = dir.path().join("b.json");
     for p in [&a, &b] {
-        let o = run(&["sim", "generate", "--nodes", "300", "--seed", "7", "-o", p.to_str().unwrap()]);
+        let o = run(&[
+            "sim",
+            "generate",
+            "--nodes",
+            "300",
+            "--seed",
+            "7",
+            "-o",
+            p.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let o = run(&["network", "check", a.to_str().unwrap()]);
-    assert!(o.status.success() && stdout(&o).contains("every node can be reached"), "{}", stdout(&o));
+    assert!(
+        o.status.success() && stdout(&o).contains("every node can be reached"),
+        "{}",
+        stdout(&o)
+    );
     let o = run(&["sim", "steady", a.to_str().unwrap(), "--json"]);
     assert!(o.status.success());
 }

@@ -7,7 +7,7 @@ use crate::units::{NORMAL_PRESSURE_BAR, NORMAL_TEMPERATURE_K};
 pub enum Compressibility {
     /// Z is the same at every pressure.
     Constant { z: f64 },
-    /// Z = z0 + per_bar · p_abs[bar].
+    /// Z = z0 + per_bar · p_abs (p_abs in bar).
     Linear { z0: f64, per_bar: f64 },
 }
 

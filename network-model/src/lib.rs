@@ -7,7 +7,7 @@
 //! - [`units`] and [`gas`]: constants, gauge/absolute pressure, gas density
 //!   and compressibility;
 //! - [`network`]: the validated element arrays ([`Network`]);
-//! - [`file`]: network files v1 (JSON, TOML): schema, loading, validation;
+//! - [`mod@file`]: network files v1 (JSON, TOML): schema, loading, validation;
 //! - [`topology`]: the petgraph view: supplied components, upstream and
 //!   downstream of an element, valve isolation sets;
 //! - [`solver`]: the steady-state solver of `specs/hydraulics.md` (Newton on

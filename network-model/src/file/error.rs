@@ -7,12 +7,8 @@ use std::path::PathBuf;
 /// network is never half-loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read network file {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read network file {}: {reason}", path.display())]
+    Io { path: PathBuf, reason: std::io::Error },
     #[error(
         "network file {}: unknown extension; use .json or .toml (the extension decides the format)",
         path.display()
@@ -46,7 +42,7 @@ impl LoadError {
 /// One thing wrong with one element of a network file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
-    /// The element, as "pipe 'P1'" or "pipes[3]" when it has no usable id;
+    /// The element, as "pipe 'P1'" or "pipes\[3\]" when it has no usable id;
     /// `None` for the file as a whole.
     pub element: Option<String>,
     /// The key at fault, when there is one ("length_m").

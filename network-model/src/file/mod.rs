@@ -51,9 +51,9 @@ impl Format {
 /// not parse, has a newer format version, or fails validation.
 pub fn load(path: &Path) -> Result<Network, LoadError> {
     let format = Format::from_path(path).ok_or_else(|| LoadError::UnknownExtension { path: path.into() })?;
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let text = std::fs::read_to_string(path).map_err(|reason| LoadError::Io {
         path: path.into(),
-        source,
+        reason,
     })?;
     parse(&text, format, path)
 }

@@ -29,7 +29,7 @@ const PIVOT_TOLERANCE: f64 = 1e-12;
 
 /// The structure of the factors, computed once per pattern.
 #[derive(Debug)]
-pub(crate) struct SymbolicLdu {
+pub struct SymbolicLdu {
     n: usize,
     /// `perm[new] = old` (AMD ordering).
     perm: Vec<u32>,
@@ -52,7 +52,7 @@ pub(crate) struct SymbolicLdu {
 
 /// The numeric factors and the work space of one factorization.
 #[derive(Debug, Default)]
-pub(crate) struct NumericLdu {
+pub struct NumericLdu {
     l: Vec<f64>,
     ut: Vec<f64>,
     pivots: Vec<f64>,
@@ -60,9 +60,10 @@ pub(crate) struct NumericLdu {
     y: Vec<f64>,
 }
 
-/// A pivot fell below the tolerance at (permuted) step `step`.
+/// A pivot fell below the tolerance at (permuted) step `step`; the matrix
+/// needs pivoting (or is singular).
 #[derive(Debug)]
-pub(crate) struct SmallPivot {
+pub struct SmallPivot {
     pub step: usize,
 }
 
@@ -241,12 +242,15 @@ impl SymbolicLdu {
     }
 
     /// Entries of L below the diagonal (the fill measure).
-    #[cfg(test)]
     pub fn nnz_l(&self) -> usize {
         self.l_row.len()
     }
 
     /// Factors A (its CSC values, in the pattern given to [`SymbolicLdu::new`]).
+    ///
+    /// # Errors
+    /// [`SmallPivot`] when a pivot is below 1e-12 of the largest entry of its
+    /// row and column.
     pub fn factor(&self, values: &[f64], num: &mut NumericLdu) -> Result<(), SmallPivot> {
         let n = self.n;
         let nnz = self.l_row.len();

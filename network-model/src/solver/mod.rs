@@ -18,7 +18,7 @@
 
 pub mod friction;
 mod layout;
-mod ldu;
+pub mod ldu;
 mod newton;
 #[cfg(test)]
 mod tests;
@@ -48,6 +48,20 @@ pub struct SolveOptions {
     pub flow_tolerance: f64,
     /// ... and every node balance holds to this times the throughput; default 1e-9.
     pub balance_tolerance: f64,
+    /// How the Newton system is factored; default [`LinearSolver::Auto`].
+    pub linear_solver: LinearSolver,
+}
+
+/// How the Newton system is factored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinearSolver {
+    /// Sparse LDU without pivoting ([`ldu`]), switching a configuration to
+    /// partial pivoting if it ever meets a tiny pivot.
+    #[default]
+    Auto,
+    /// Always faer's partial-pivoting sparse LU: slower; for comparison and
+    /// diagnosis.
+    PartialPivoting,
 }
 
 impl Default for SolveOptions {
@@ -58,6 +72,7 @@ impl Default for SolveOptions {
             pressure_tolerance_bar: 1e-9,
             flow_tolerance: 1e-12,
             balance_tolerance: 1e-9,
+            linear_solver: LinearSolver::Auto,
         }
     }
 }
@@ -223,9 +238,6 @@ impl SolveError {
 /// A reusable steady-state solver for one network (see the module docs).
 pub struct SteadySolver {
     options: SolveOptions,
-    /// Tests: use the partial-pivoting LU from the start.
-    #[cfg(test)]
-    force_pivoting: bool,
     adjacency: Option<Adjacency>,
     layout: Option<Layout>,
     newton: Newton,
@@ -238,8 +250,6 @@ impl SteadySolver {
     pub fn new(_network: &Network, options: SolveOptions) -> Self {
         SteadySolver {
             options,
-            #[cfg(test)]
-            force_pivoting: false,
             adjacency: None,
             layout: None,
             newton: Newton::default(),
@@ -302,8 +312,9 @@ impl SteadySolver {
             let rebuilt = self.layout.as_ref().is_none_or(|l| l.key != self.key);
             if rebuilt {
                 let layout = layout::build(network, &self.supplied);
-                #[cfg(test)]
-                layout.needs_pivoting.set(self.force_pivoting);
+                layout
+                    .needs_pivoting
+                    .set(self.options.linear_solver == LinearSolver::PartialPivoting);
                 self.layout = Some(layout);
             }
             let layout = self.layout.as_ref().expect("prepared");
