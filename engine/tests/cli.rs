@@ -222,3 +222,13 @@ fn sim_generate_is_deterministic_and_valid() {
     let o = run(&["sim", "steady", a.to_str().unwrap(), "--json"]);
     assert!(o.status.success());
 }
+
+#[test]
+fn readme_main_job_solves_the_shipped_demo_network() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/networks/demo-city.json");
+    let o = run(&["sim", "steady", demo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("converged in"), "{}", stdout(&o));
+    let o = run(&["network", "check", demo.to_str().unwrap()]);
+    assert!(o.status.success() && stdout(&o).contains("every node can be reached"));
+}
