@@ -18,6 +18,22 @@ use linepack_network::solver::SteadyState;
 use linepack_network::units::{ambient_pressure_bar, kg_s_to_nm3_h};
 use serde::Serialize;
 
+/// "416 nodes, 540 pipes, ...": every element kind with its count.
+pub fn element_counts(network: &Network) -> String {
+    format!(
+        "{} nodes, {} pipes, {} valves, {} regulators, {} supplies, {} consumers, {} injections, {} sensors, {} zones",
+        network.nodes.len(),
+        network.pipes.len(),
+        network.valves.len(),
+        network.regulators.len(),
+        network.supplies.len(),
+        network.consumers.len(),
+        network.injections.len(),
+        network.sensors.len(),
+        network.zones.len()
+    )
+}
+
 #[derive(Debug, Serialize)]
 pub struct SteadyReport {
     pub converged: bool,

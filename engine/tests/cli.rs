@@ -20,6 +20,24 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("the linepack binary runs")
 }
 
+/// `gas_one_pipe1_N` with one more node, connected to nothing, written as
+/// `name` (.json or .toml) in `dir`.
+fn with_island(dir: &Path, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap();
+    let mut file: linepack_network::file::NetworkFile = serde_json::from_str(&text).unwrap();
+    file.nodes.push(linepack_network::file::schema::NodeSpec {
+        id: "Island".into(),
+        elevation_m: 0.0,
+        temperature_k: None,
+        x: None,
+        y: None,
+    });
+    let path = dir.join(name);
+    let format = linepack_network::file::Format::from_path(&path).unwrap();
+    std::fs::write(&path, linepack_network::file::to_string(&file, format)).unwrap();
+    path
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -43,14 +61,7 @@ fn network_check_describes_a_valid_network() {
 #[test]
 fn network_check_lists_disconnected_nodes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("island.json");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
-    v["nodes"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
-    std::fs::write(&path, v.to_string()).unwrap();
+    let path = with_island(dir.path(), "island.json");
     let o = run(&["network", "check", path.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(
@@ -130,19 +141,7 @@ fn sim_steady_json_follows_the_contract_and_matches_pandapipes() {
 #[test]
 fn sim_steady_json_has_null_pressures_for_disconnected_nodes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("island.toml");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("gas_one_pipe1_N.network.json")).unwrap()).unwrap();
-    v["nodes"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"id": "Island", "elevation_m": 0.0}));
-    let file: linepack_network::file::NetworkFile = serde_json::from_value(v).unwrap();
-    std::fs::write(
-        &path,
-        linepack_network::file::to_string(&file, linepack_network::file::Format::Toml),
-    )
-    .unwrap();
+    let path = with_island(dir.path(), "island.toml");
     let o = run(&["sim", "steady", path.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();

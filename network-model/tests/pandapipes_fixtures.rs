@@ -37,7 +37,7 @@ fn expected_for(network: &Path) -> Value {
 }
 
 fn read_json(path: &str) -> Value {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use linepack_engine::report::element_counts;
 use linepack_network::topology::Topology;
 use linepack_network::units::kg_s_to_nm3_h;
 use linepack_network::{Network, file};
@@ -18,19 +19,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 fn describe(network: &Network, path: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "network '{}' ({}): valid", network.name, path.display());
-    let _ = writeln!(
-        out,
-        "  elements     {} nodes, {} pipes, {} valves, {} regulators, {} supplies, {} consumers, {} injections, {} sensors, {} zones",
-        network.nodes.len(),
-        network.pipes.len(),
-        network.valves.len(),
-        network.regulators.len(),
-        network.supplies.len(),
-        network.consumers.len(),
-        network.injections.len(),
-        network.sensors.len(),
-        network.zones.len()
-    );
+    let _ = writeln!(out, "  elements     {}", element_counts(network));
 
     let topology = Topology::new(network);
     let components = topology.components(network);

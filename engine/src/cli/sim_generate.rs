@@ -4,35 +4,32 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use linepack_engine::report::element_counts;
 use linepack_network::file::{self, Format};
 use linepack_sim::generate::{CityConfig, city};
 
 pub fn run(nodes: usize, seed: u64, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(nodes >= 4, "--nodes must be at least 4, got {nodes}");
-    let network = city(&CityConfig {
+    let generated = city(&CityConfig {
         nodes,
         seed,
         ..CityConfig::default()
     });
-    match out {
-        None => println!("{}", file::to_string(&network, Format::Json)),
+    let format = match out {
+        None => Format::Json,
         Some(path) => {
-            let format = Format::from_path(path)
-                .with_context(|| format!("{}: use a .json or .toml extension", path.display()))?;
-            std::fs::write(path, file::to_string(&network, format))
-                .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
-                "wrote {}: {} nodes, {} pipes, {} valves, {} regulators, {} supplies, {} consumers, {} sensors, {} zones",
-                path.display(),
-                network.nodes.len(),
-                network.pipes.len(),
-                network.valves.len(),
-                network.regulators.len(),
-                network.supplies.len(),
-                network.consumers.len(),
-                network.sensors.len(),
-                network.zones.len()
-            );
+            Format::from_path(path).with_context(|| format!("{}: use a .json or .toml extension", path.display()))?
+        }
+    };
+    let text = file::to_string(&generated, format);
+    // Validated like any file a user loads, before anyone sees it.
+    let network = file::parse(&text, format, out.unwrap_or(Path::new("generated.json")))
+        .context("the generator produced an invalid network (a bug)")?;
+    match out {
+        None => println!("{text}"),
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}: {}", path.display(), element_counts(&network));
         }
     }
     Ok(ExitCode::SUCCESS)

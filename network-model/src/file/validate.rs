@@ -68,6 +68,18 @@ impl Validator {
         }
     }
 
+    /// Registers every id of one element kind, in file order.
+    fn register_all<'a>(
+        &mut self,
+        kind: &str,
+        ids: impl Iterator<Item = &'a str>,
+        element: impl Fn(usize) -> ElementRef,
+    ) {
+        for (i, id) in ids.enumerate() {
+            self.register(&label(kind, i, id), id, element(i));
+        }
+    }
+
     fn range(&mut self, label: &str, field: &str, value: f64, bounds: (f64, f64), lower: Lower, unit_hint: &str) {
         let (lo, hi) = bounds;
         let below = match lower {
@@ -175,45 +187,33 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
     let gas = gas(&mut v, &file.gas);
 
     // Ids first, so that references can be resolved in any order.
-    for (i, n) in file.nodes.iter().enumerate() {
-        v.register(&label("node", i, &n.id), &n.id, ElementRef::Node(NodeIdx::new(i)));
-    }
-    for (i, p) in file.pipes.iter().enumerate() {
-        v.register(&label("pipe", i, &p.id), &p.id, ElementRef::Pipe(PipeIdx::new(i)));
-    }
-    for (i, p) in file.valves.iter().enumerate() {
-        v.register(&label("valve", i, &p.id), &p.id, ElementRef::Valve(ValveIdx::new(i)));
-    }
-    for (i, p) in file.regulators.iter().enumerate() {
-        v.register(
-            &label("regulator", i, &p.id),
-            &p.id,
-            ElementRef::Regulator(RegulatorIdx::new(i)),
-        );
-    }
-    for (i, p) in file.supplies.iter().enumerate() {
-        v.register(&label("supply", i, &p.id), &p.id, ElementRef::Supply(SupplyIdx::new(i)));
-    }
-    for (i, p) in file.consumers.iter().enumerate() {
-        v.register(
-            &label("consumer", i, &p.id),
-            &p.id,
-            ElementRef::Consumer(ConsumerIdx::new(i)),
-        );
-    }
-    for (i, p) in file.injections.iter().enumerate() {
-        v.register(
-            &label("injection", i, &p.id),
-            &p.id,
-            ElementRef::Injection(InjectionIdx::new(i)),
-        );
-    }
-    for (i, p) in file.sensors.iter().enumerate() {
-        v.register(&label("sensor", i, &p.id), &p.id, ElementRef::Sensor(SensorIdx::new(i)));
-    }
-    for (i, p) in file.zones.iter().enumerate() {
-        v.register(&label("zone", i, &p.id), &p.id, ElementRef::Zone(ZoneIdx::new(i)));
-    }
+    v.register_all("node", file.nodes.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Node(NodeIdx::new(i))
+    });
+    v.register_all("pipe", file.pipes.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Pipe(PipeIdx::new(i))
+    });
+    v.register_all("valve", file.valves.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Valve(ValveIdx::new(i))
+    });
+    v.register_all("regulator", file.regulators.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Regulator(RegulatorIdx::new(i))
+    });
+    v.register_all("supply", file.supplies.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Supply(SupplyIdx::new(i))
+    });
+    v.register_all("consumer", file.consumers.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Consumer(ConsumerIdx::new(i))
+    });
+    v.register_all("injection", file.injections.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Injection(InjectionIdx::new(i))
+    });
+    v.register_all("sensor", file.sensors.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Sensor(SensorIdx::new(i))
+    });
+    v.register_all("zone", file.zones.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Zone(ZoneIdx::new(i))
+    });
 
     let nodes: Vec<Node> = file
         .nodes
