@@ -1,8 +1,8 @@
-//! `linepack-ingest` will own the way readings come in: the MQTT client
-//! (rumqttc) and the embedded broker (rumqttd), topic and payload decoding per
-//! `specs/telemetry.md`, unit conversion, validation and dead-lettering, the
-//! NDJSON replay source, and the bounded hand-off of decoded batches to the
-//! engine.
+//! `linepack-ingest` owns the way readings come in:
+//! - [`telemetry`]: the telemetry contract: readings, units and their
+//!   conversion, timestamps, the topic and payload decoder.
 //!
-//! Nothing is implemented yet (issue "MQTT ingest"); the crate exists so the
-//! workspace has its final shape.
+//! To come in this issue: the MQTT client (rumqttc) and embedded broker
+//! (rumqttd), the bounded hand-off to the engine, the NDJSON replay source.
+
+pub mod telemetry;
