@@ -20,10 +20,7 @@ fn units() -> UnitsConfig {
 /// Publishes good readings, every class of bad input between them, and a
 /// site batch; checks what arrives and what is counted.
 fn readings_arrive_converted_and_bad_input_is_counted(config: MqttConfig, broker_addr: Option<std::net::SocketAddr>) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    logs();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let net = network();
     let (ingest, rx) = MqttIngest::start(rt.handle(), &config, &units(), &net).unwrap();
@@ -132,10 +129,7 @@ fn mosquitto_readings_and_rejections() {
 /// once after de-duplication, and the client reconnects with back-off.
 #[test]
 fn mosquitto_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    logs();
     let mut mosquitto = Mosquitto::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let net = network();
@@ -181,5 +175,172 @@ fn mosquitto_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     assert_eq!(values.len(), N, "received {} of {N}: {m:?}", values.len());
     assert_eq!(values, expected, "each reading exactly once");
     assert!(m.connects >= 2 && m.connection_errors >= 1, "reconnected: {m:?}");
+    rt.block_on(ingest.stop());
+}
+
+/// TLS with the broker's CA from config, and username/password.
+/// Regression: the hand-off flush tick once cancelled rumqttc's `poll` in the
+/// middle of the TLS handshake, so a TLS connection never completed.
+#[test]
+fn mosquitto_over_tls_with_a_password() {
+    logs();
+    let mut ca = None;
+    let mosquitto = Mosquitto::start_with(|dir| {
+        ca = Some(make_certificates(dir));
+        let passwords = make_password_file(dir, "engine", "s3cret");
+        format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\npassword_file {1}\nallow_anonymous false\n",
+            dir.display(),
+            passwords.display()
+        )
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let net = network();
+    let tls = |password: &str, id: &str| MqttConfig {
+        broker: format!("mqtts://localhost:{}", mosquitto.addr.port()),
+        ca_file: ca.clone(),
+        username: Some("engine".into()),
+        password: Some(password.into()),
+        client_id: id.into(),
+        backoff_initial_ms: 50,
+        ..MqttConfig::default()
+    };
+
+    // A wrong password never connects, and says so in the counters.
+    let (bad, _bad_rx) =
+        MqttIngest::start(rt.handle(), &tls("wrong", "bad-client"), &UnitsConfig::default(), &net).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || bad
+        .metrics
+        .connection_errors
+        .load(Ordering::Relaxed)
+        >= 2));
+    assert!(!bad.metrics.connected.load(Ordering::Relaxed));
+
+    let (ingest, rx) = MqttIngest::start(
+        rt.handle(),
+        &tls("s3cret", "good-client"),
+        &UnitsConfig::default(),
+        &net,
+    )
+    .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || ingest
+            .metrics
+            .connected
+            .load(Ordering::Relaxed)),
+        "{:?}",
+        ingest.metrics.snapshot()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Publish over TLS too.
+    let mut o = rumqttc::MqttOptions::new("tls-publisher", "localhost", mosquitto.addr.port());
+    o.set_credentials("engine", "s3cret")
+        .set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple {
+            ca: std::fs::read(ca.as_ref().unwrap()).unwrap(),
+            alpn: None,
+            client_auth: None,
+        }));
+    let (pubc, mut el) = rumqttc::AsyncClient::new(o, 100);
+    rt.spawn(async move { while el.poll().await.is_ok() {} });
+    rt.block_on(publish(&pubc, "gas/telemetry/PT-A", r#"{"v": 4.02}"#));
+    let got = collect(&rx, 1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].value, 4.02);
+    rt.block_on(ingest.stop());
+    rt.block_on(bad.stop());
+}
+
+/// Two engines in one shared-subscription group split the stream: together
+/// they see every message once.
+#[test]
+fn shared_subscription_splits_the_load() {
+    let mosquitto = Mosquitto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let net = network();
+    let engine = |id: &str| MqttConfig {
+        broker: format!("mqtt://{}", mosquitto.addr),
+        client_id: id.into(),
+        shared_group: Some("engines".into()),
+        ..MqttConfig::default()
+    };
+    let (a, rx_a) = MqttIngest::start(rt.handle(), &engine("engine-a"), &UnitsConfig::default(), &net).unwrap();
+    let (b, rx_b) = MqttIngest::start(rt.handle(), &engine("engine-b"), &UnitsConfig::default(), &net).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || a
+        .metrics
+        .connected
+        .load(Ordering::Relaxed)
+        && b.metrics.connected.load(Ordering::Relaxed)));
+    std::thread::sleep(Duration::from_millis(300));
+    let pubc = publisher(&rt, mosquitto.addr, "shared-publisher");
+    let t0 = linepack_ingest::mqtt::client::now_ms() - 60_000;
+    const N: usize = 400;
+    rt.block_on(async {
+        for i in 0..N {
+            // Alternate sensors: each engine's decoder sees a subsequence.
+            let sensor = if i % 2 == 0 { "PT-A" } else { "PT-B" };
+            publish(
+                &pubc,
+                &format!("gas/telemetry/{sensor}"),
+                format!(r#"{{"ts": {}, "v": {i}}}"#, t0 + i as i64),
+            )
+            .await;
+        }
+    });
+    let ta = std::thread::spawn(move || collect(&rx_a, N, Duration::from_secs(5)));
+    let tb = std::thread::spawn(move || collect(&rx_b, N, Duration::from_secs(5)));
+    let (ga, gb) = (ta.join().unwrap(), tb.join().unwrap());
+    assert!(
+        !ga.is_empty() && !gb.is_empty(),
+        "both engines get a share: {} and {}",
+        ga.len(),
+        gb.len()
+    );
+    let mut all: Vec<i64> = ga.iter().chain(&gb).map(|r| r.value as i64).collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..N as i64).collect::<Vec<_>>());
+    rt.block_on(a.stop());
+    rt.block_on(b.stop());
+}
+
+/// Refused messages are republished to `<prefix>/deadletter` with the reason.
+#[test]
+fn dead_letters_carry_the_reason() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = MqttConfig {
+        embedded_listen: "127.0.0.1:0".into(),
+        client_id: "dead-letter-engine".into(),
+        dead_letter: true,
+        ..MqttConfig::default()
+    };
+    let (ingest, _rx) = MqttIngest::start(rt.handle(), &config, &UnitsConfig::default(), &network()).unwrap();
+    let addr = ingest.broker.as_ref().unwrap().addr;
+    assert!(wait_for(Duration::from_secs(10), || ingest
+        .metrics
+        .connected
+        .load(Ordering::Relaxed)));
+
+    let mut o = rumqttc::MqttOptions::new("dead-letter-reader", addr.ip().to_string(), addr.port());
+    o.set_keep_alive(Duration::from_secs(5));
+    let (reader, mut el) = rumqttc::AsyncClient::new(o, 100);
+    let (tx, letters) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        while let Ok(ev) = el.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = ev {
+                let _ = tx.send(String::from_utf8_lossy(&p.payload).into_owned());
+            }
+        }
+    });
+    rt.block_on(reader.subscribe("gas/deadletter", rumqttc::QoS::AtLeastOnce))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pubc = publisher(&rt, addr, "dead-letter-publisher");
+    rt.block_on(publish(&pubc, "gas/telemetry/NO-SUCH-SENSOR", r#"{"v": 1}"#));
+    let letter: serde_json::Value =
+        serde_json::from_str(&letters.recv_timeout(Duration::from_secs(10)).expect("a dead letter")).unwrap();
+    assert_eq!(letter["topic"], "gas/telemetry/NO-SUCH-SENSOR");
+    assert_eq!(letter["reasons"][0], "unknown_sensor");
+    assert_eq!(letter["payload"], r#"{"v": 1}"#);
+    assert_eq!(ingest.metrics.dead_lettered.load(Ordering::Relaxed), 1);
     rt.block_on(ingest.stop());
 }

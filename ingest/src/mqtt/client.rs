@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport,
+};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -123,6 +125,14 @@ pub(crate) fn options(settings: &MqttSettings, broker_addr: Option<std::net::Soc
     o
 }
 
+/// One poll of the event loop, owning it: the future is never cancelled
+/// (rumqttc's `poll` is not cancel-safe: dropped mid-connect, it starts the
+/// connection over), and it hands the loop back when it completes.
+async fn poll_once(mut eventloop: EventLoop) -> (EventLoop, Result<Event, ConnectionError>) {
+    let event = eventloop.poll().await;
+    (eventloop, event)
+}
+
 /// Runs the source until `shutdown` turns true or the engine goes away.
 pub(crate) async fn run(
     settings: MqttSettings,
@@ -132,7 +142,7 @@ pub(crate) async fn run(
     metrics: Arc<IngestMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (client, mut eventloop) = AsyncClient::new(options(&settings, broker_addr), 10_000);
+    let (client, eventloop) = AsyncClient::new(options(&settings, broker_addr), 10_000);
     let filter = match &settings.shared_group {
         Some(group) => format!("$share/{group}/{}", decoder.topic_filter()),
         None => decoder.topic_filter(),
@@ -151,6 +161,7 @@ pub(crate) async fn run(
     let mut backoff = Backoff::new(settings.backoff_initial, settings.backoff_max);
     let mut tick = tokio::time::interval(settings.flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending = std::pin::pin!(poll_once(eventloop));
 
     // Hands the batch off, then acknowledges what it came from.
     macro_rules! flush {
@@ -189,76 +200,72 @@ pub(crate) async fn run(
                 flush!();
                 break;
             }
-            event = eventloop.poll() => match event {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    metrics.messages.fetch_add(1, Ordering::Relaxed);
-                    rejects.clear();
-                    decoder.decode(&p.topic, &p.payload, now_ms(), &mut batch, &mut rejects);
-                    if !rejects.is_empty() {
-                        for r in &rejects {
-                            metrics.count_reject(r.reason);
-                            log.note(&p.topic, r);
+            (eventloop, event) = &mut pending => {
+                match event {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        metrics.messages.fetch_add(1, Ordering::Relaxed);
+                        rejects.clear();
+                        decoder.decode(&p.topic, &p.payload, now_ms(), &mut batch, &mut rejects);
+                        if !rejects.is_empty() {
+                            for r in &rejects {
+                                metrics.count_reject(r.reason);
+                                log.note(&p.topic, r);
+                            }
+                            if settings.dead_letter {
+                                let letter = dead_letter(&p, &rejects);
+                                match client.try_publish(&dead_letter_topic, QoS::AtMostOnce, false, letter) {
+                                    Ok(()) => metrics.dead_lettered.fetch_add(1, Ordering::Relaxed),
+                                    Err(_) => metrics.dead_letters_lost.fetch_add(1, Ordering::Relaxed),
+                                };
+                            }
                         }
-                        if settings.dead_letter {
-                            let letter = serde_json::json!({
-                                "topic": &*p.topic,
-                                "reasons": rejects.iter().map(|r| match &r.sensor {
-                                    Some(s) => format!("{}:{s}", r.reason),
-                                    None => r.reason.name().to_string(),
-                                }).collect::<Vec<_>>(),
-                                "payload": String::from_utf8_lossy(&p.payload[..p.payload.len().min(4096)]),
-                            });
-                            match client.try_publish(&dead_letter_topic, QoS::AtMostOnce, false, letter.to_string()) {
-                                Ok(()) => metrics.dead_lettered.fetch_add(1, Ordering::Relaxed),
-                                Err(_) => metrics.dead_letters_lost.fetch_add(1, Ordering::Relaxed),
-                            };
+                        if p.qos != QoS::AtMostOnce {
+                            unacked.push(p);
+                        }
+                        if batch.readings.len() >= settings.batch_size || unacked.len() >= settings.batch_size {
+                            flush!();
                         }
                     }
-                    if p.qos != QoS::AtMostOnce {
-                        unacked.push(p);
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        metrics.connected.store(true, Ordering::Relaxed);
+                        metrics.connects.fetch_add(1, Ordering::Relaxed);
+                        backoff.reset();
+                        info!(session_present = ack.session_present, filter = %filter, "MQTT connected");
+                        // Subscribe on every connect, not only when the broker
+                        // reports a lost session: some brokers report a session
+                        // they do not have, and subscribing again is harmless.
+                        if client.try_subscribe(&filter, qos).is_err() {
+                            warn!(filter = %filter, "Could not queue the subscription");
+                        }
                     }
-                    if batch.readings.len() >= settings.batch_size || unacked.len() >= settings.batch_size {
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        debug!(codes = ?ack.return_codes, "Subscribed");
+                        if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                            warn!(filter = %filter, "The broker refused the subscription");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let was_connected = metrics.connected.swap(false, Ordering::Relaxed);
+                        metrics.connection_errors.fetch_add(1, Ordering::Relaxed);
+                        // Keep what was decoded; acks of this connection are void,
+                        // the broker resends those messages.
+                        unacked.clear();
                         flush!();
+                        let delay = backoff.delay();
+                        if was_connected {
+                            warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT connection lost");
+                        } else {
+                            debug!(error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT connect failed");
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = shutdown.changed() => break,
+                        }
                     }
                 }
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    metrics.connected.store(true, Ordering::Relaxed);
-                    metrics.connects.fetch_add(1, Ordering::Relaxed);
-                    backoff.reset();
-                    info!(session_present = ack.session_present, filter = %filter, "MQTT connected");
-                    // Subscribe on every connect, not only when the broker
-                    // reports a lost session: some brokers report a session
-                    // they do not have, and subscribing again is harmless.
-                    if client.try_subscribe(&filter, qos).is_err() {
-                        warn!(filter = %filter, "Could not queue the subscription");
-                    }
-                }
-                Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                    debug!(codes = ?ack.return_codes, "Subscribed");
-                    if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
-                        warn!(filter = %filter, "The broker refused the subscription");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let was_connected = metrics.connected.swap(false, Ordering::Relaxed);
-                    metrics.connection_errors.fetch_add(1, Ordering::Relaxed);
-                    // Keep what was decoded; acks of this connection are void,
-                    // the broker resends those messages.
-                    unacked.clear();
-                    flush!();
-                    let delay = backoff.delay();
-                    if was_connected {
-                        warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT connection lost");
-                    } else {
-                        debug!(error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT connect failed");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.changed() => break,
-                    }
-                }
-            },
+                pending.set(poll_once(eventloop));
+            }
             _ = tick.tick() => {
                 if !batch.is_empty() || !unacked.is_empty() {
                     flush!();
@@ -267,13 +274,34 @@ pub(crate) async fn run(
         }
     }
     metrics.connected.store(false, Ordering::Relaxed);
-    // Say goodbye so the broker keeps the session without waiting for keep-alive.
+    // Say goodbye so the broker keeps the session without waiting for
+    // keep-alive; the event loop sends the DISCONNECT on its next polls.
     if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_millis(200), async {
-            while eventloop.poll().await.is_ok() {}
+        let _ = tokio::time::timeout(Duration::from_millis(300), async {
+            loop {
+                let (eventloop, event) = (&mut pending).await;
+                match event {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => pending.set(poll_once(eventloop)),
+                }
+            }
         })
         .await;
     }
+}
+
+/// The dead letter of a refused message: its topic, the reasons, and the
+/// payload (up to 4 KiB, lossy UTF-8).
+fn dead_letter(p: &Publish, rejects: &[Reject]) -> String {
+    serde_json::json!({
+        "topic": &*p.topic,
+        "reasons": rejects.iter().map(|r| match &r.sensor {
+            Some(s) => format!("{}:{s}", r.reason),
+            None => r.reason.name().to_string(),
+        }).collect::<Vec<_>>(),
+        "payload": String::from_utf8_lossy(&p.payload[..p.payload.len().min(4096)]),
+    })
+    .to_string()
 }
 
 #[cfg(test)]

@@ -198,31 +198,61 @@ impl Decoder {
 
     fn single(&mut self, entry: SensorEntry, payload: &[u8], now_ms: i64) -> Result<Reading, RejectReason> {
         let first = payload.iter().find(|b| !b.is_ascii_whitespace());
-        let (ts, value, quality, event) = if first == Some(&b'{') {
+        if first == Some(&b'{') {
             let p: SinglePayload = serde_json::from_slice(payload).map_err(json_reason)?;
-            let quality = match p.q.as_deref() {
-                None => Quality::Good,
-                Some(q) => Quality::parse(q).ok_or(RejectReason::BadQuality)?,
-            };
-            let event = match p.event.as_deref() {
-                None => None,
-                Some(e) => Some(DeviceEvent::parse(e).ok_or(RejectReason::BadEvent)?),
-            };
-            let value = match p.v {
-                Some(v) => Some(v.number()?),
-                None if event.is_some() => None,
-                None => return Err(RejectReason::NoValue),
-            };
-            (p.ts, value, quality, event)
+            let ts_ms = self.timestamp(p.ts.as_ref(), now_ms)?;
+            self.fields(entry, ts_ms, p.v.as_ref(), p.q.as_deref(), p.event.as_deref())
         } else {
             // A bare number.
             let text = std::str::from_utf8(payload)
                 .map_err(|_| RejectReason::InvalidJson)?
                 .trim();
             let v: f64 = text.parse().map_err(|_| RejectReason::InvalidJson)?;
-            (None, Some(finite(v)?), Quality::Good, None)
+            let ts_ms = self.timestamp(None, now_ms)?;
+            self.accept(entry, ts_ms, Some(finite(v)?), Quality::Good, None)
+        }
+    }
+
+    /// Decodes one line of an NDJSON recording (`{"sensor": ..., "ts": ...,
+    /// "v": ...}` plus optional `q` and `event`). A recording carries its own
+    /// clock: `ts` is required and is not compared with the wall clock.
+    pub fn decode_record(&mut self, line: &[u8], out: &mut Batch, rejects: &mut Vec<Reject>) {
+        let result = serde_json::from_slice::<RecordLine>(line)
+            .map_err(json_reason)
+            .and_then(|r| {
+                let entry = *self.table.get(&r.sensor.0).ok_or(RejectReason::UnknownSensor)?;
+                let ts = r.ts.as_ref().ok_or(RejectReason::BadTimestamp)?;
+                let ts_ms = self.timestamp(Some(ts), i64::MAX / 4)?;
+                self.fields(entry, ts_ms, r.v.as_ref(), r.q.as_deref(), r.event.as_deref())
+            });
+        match result {
+            Ok(reading) => out.readings.push(reading),
+            Err(reason) => rejects.push(Reject { reason, sensor: None }),
+        }
+    }
+
+    /// A reading from the fields of a single-reading payload or record.
+    fn fields(
+        &mut self,
+        entry: SensorEntry,
+        ts_ms: i64,
+        v: Option<&Scalar>,
+        q: Option<&str>,
+        event: Option<&str>,
+    ) -> Result<Reading, RejectReason> {
+        let quality = match q {
+            None => Quality::Good,
+            Some(q) => Quality::parse(q).ok_or(RejectReason::BadQuality)?,
         };
-        let ts_ms = self.timestamp(ts.as_ref(), now_ms)?;
+        let event = match event {
+            None => None,
+            Some(e) => Some(DeviceEvent::parse(e).ok_or(RejectReason::BadEvent)?),
+        };
+        let value = match v {
+            Some(v) => Some(v.number()?),
+            None if event.is_some() => None,
+            None => return Err(RejectReason::NoValue),
+        };
         self.accept(entry, ts_ms, value, quality, event)
     }
 
@@ -416,6 +446,20 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
 
 #[derive(Deserialize)]
 struct SinglePayload<'a> {
+    #[serde(borrow, default)]
+    ts: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    v: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    q: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RecordLine<'a> {
+    #[serde(borrow)]
+    sensor: Key<'a>,
     #[serde(borrow, default)]
     ts: Option<Scalar<'a>>,
     #[serde(borrow, default)]

@@ -14,6 +14,14 @@ use linepack_network::Network;
 use linepack_network::file::{Format, parse};
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// Two pressure sensors (one reporting kPa), a flow meter, a gas detector.
 pub fn network() -> Network {
     let text = r#"{
@@ -94,7 +102,9 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// in a temporary directory. Killed when dropped.
 pub struct Mosquitto {
     pub addr: SocketAddr,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+    /// Extra lines for the listener (TLS, authentication).
+    listener_extra: String,
     child: Option<Child>,
 }
 
@@ -109,13 +119,25 @@ fn mosquitto_binary() -> PathBuf {
 
 impl Mosquitto {
     pub fn start() -> Mosquitto {
+        Self::start_with(|_| String::new())
+    }
+
+    /// Starts with extra listener configuration, written by `extra` given
+    /// the broker's own directory (for certificates and password files).
+    pub fn start_with(extra: impl FnOnce(&Path) -> String) -> Mosquitto {
         let dir = tempfile::tempdir().unwrap();
         // Started as root, Mosquitto drops to its own user: it must be able
         // to write its persistence file here.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut m = Mosquitto { addr, dir, child: None };
+        let listener_extra = extra(dir.path());
+        let mut m = Mosquitto {
+            addr,
+            dir,
+            listener_extra,
+            child: None,
+        };
         m.spawn();
         m
     }
@@ -125,10 +147,17 @@ impl Mosquitto {
         std::fs::write(
             &conf,
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-                 autosave_interval 1\nmax_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest stderr\nlog_type error\n",
+                "per_listener_settings false\npersistence true\npersistence_location {}/\nautosave_interval 1\n\
+                 max_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest stderr\nlog_type error\n\
+                 listener {} 127.0.0.1\n{}\n{}",
+                self.dir.path().display(),
                 self.addr.port(),
-                self.dir.path().display()
+                if self.listener_extra.contains("password_file") {
+                    ""
+                } else {
+                    "allow_anonymous true"
+                },
+                self.listener_extra
             ),
         )
         .unwrap();
@@ -170,4 +199,90 @@ impl Drop for Mosquitto {
             let _ = child.wait();
         }
     }
+}
+
+/// A CA and a server certificate for `localhost` (openssl), in `dir`:
+/// returns the CA file.
+pub fn make_certificates(dir: &Path) -> PathBuf {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed (.ci/run installs it)")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=linepack-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["server.key", "server.pem", "ca.pem"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    dir.join("ca.pem")
+}
+
+/// A Mosquitto password file with one user.
+pub fn make_password_file(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let path = dir.join("passwords");
+    let ok = Command::new("mosquitto_passwd")
+        .arg("-c")
+        .arg("-b")
+        .arg(&path)
+        .arg(user)
+        .arg(password)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("mosquitto_passwd is installed with mosquitto")
+        .success();
+    assert!(ok);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    path
 }
