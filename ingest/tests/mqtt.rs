@@ -45,6 +45,12 @@ fn readings_arrive_converted_and_bad_input_is_counted(config: MqttConfig, broker
         )
         .await;
         publish(&pubc, "gas/telemetry/PT-B", r#"{"v": "NaN"}"#).await;
+        publish(
+            &pubc,
+            "gas/telemetry/PT-B",
+            format!(r#"{{"ts": {}, "v": 390.0}}"#, t0 - 5000),
+        )
+        .await; // out of order
         publish(&pubc, "gas/telemetry/PT-A", r#"{"v": 3.9, "ts": 9999999999999}"#).await;
         publish(&pubc, "gas/telemetry/PT-A", format!(r#"{{"ts": {t0}, "v": 3.95}}"#)).await; // duplicate
         publish(&pubc, "gas/telemetry/PT-A", vec![b'x'; 70_000]).await;
@@ -66,7 +72,6 @@ fn readings_arrive_converted_and_bad_input_is_counted(config: MqttConfig, broker
     });
 
     let got = collect(&rx, 6, Duration::from_secs(10));
-    eprintln!("metrics {:?}", ingest.metrics.snapshot());
     let mut values: Vec<(String, String)> = got
         .iter()
         .map(|r| (net.sensors[r.sensor.index()].id.clone(), format!("{:.4}", r.value)))
@@ -85,7 +90,7 @@ fn readings_arrive_converted_and_bad_input_is_counted(config: MqttConfig, broker
     );
     let m = &ingest.metrics;
     assert!(
-        wait_for(Duration::from_secs(5), || m.rejected_total() == 6),
+        wait_for(Duration::from_secs(5), || m.rejected_total() == 7),
         "{:?}",
         m.snapshot()
     );
@@ -95,6 +100,7 @@ fn readings_arrive_converted_and_bad_input_is_counted(config: MqttConfig, broker
         RejectReason::NonFinite,
         RejectReason::BadTimestamp,
         RejectReason::Duplicate,
+        RejectReason::OutOfOrder,
         RejectReason::TooLarge,
     ] {
         assert_eq!(m.rejected(reason), 1, "{reason}: {:?}", m.snapshot());

@@ -48,7 +48,7 @@ impl EmbeddedBroker {
                 // Larger than what ingest accepts, so that ingest sees, counts
                 // and refuses an oversized message instead of the broker.
                 max_payload_size: (4 * max_payload_bytes).max(1 << 20),
-                max_inflight_count: 500,
+                max_inflight_count: 5000,
                 auth: None,
                 external_auth: None,
                 dynamic_filters: true,
@@ -58,7 +58,7 @@ impl EmbeddedBroker {
             id: 0,
             router: RouterConfig {
                 max_connections: 10_010,
-                max_outgoing_packet_count: 200,
+                max_outgoing_packet_count: 5000,
                 max_segment_size: 100 * 1024 * 1024,
                 max_segment_count: 10,
                 custom_segment: None,

@@ -49,10 +49,9 @@ pub struct MqttConfig {
     pub max_payload_bytes: usize,
     /// Timestamps further ahead than this are refused, s. Default 300.
     pub max_future_s: u64,
-    /// Readings per hand-off batch. Default 512.
+    /// Readings per hand-off batch at most; a partial batch goes as soon as
+    /// nothing more is waiting. Default 512.
     pub batch_size: usize,
-    /// A partial batch is handed off after this, ms. Default 5.
-    pub flush_interval_ms: u64,
     /// Batches the hand-off holds. Default 1024.
     pub handoff_batches: usize,
     /// When the hand-off is full, wait this long, then drop the oldest
@@ -84,7 +83,6 @@ impl Default for MqttConfig {
             max_payload_bytes: 64 * 1024,
             max_future_s: 300,
             batch_size: 512,
-            flush_interval_ms: 5,
             handoff_batches: 1024,
             handoff_block_ms: 100,
             backoff_initial_ms: 200,
@@ -121,7 +119,6 @@ pub struct MqttSettings {
     pub dead_letter: bool,
     pub limits: DecodeLimits,
     pub batch_size: usize,
-    pub flush_interval: Duration,
     pub handoff_batches: usize,
     pub handoff_block: Duration,
     pub backoff_initial: Duration,
@@ -265,7 +262,6 @@ impl MqttConfig {
                 ..DecodeLimits::default()
             },
             batch_size: self.batch_size,
-            flush_interval: Duration::from_millis(self.flush_interval_ms.max(1)),
             handoff_batches: self.handoff_batches,
             handoff_block: Duration::from_millis(self.handoff_block_ms),
             backoff_initial: Duration::from_millis(self.backoff_initial_ms.max(1)),
