@@ -8,4 +8,13 @@
 //! Live state, detectors, the alarm lifecycle, notifications, the InfluxDB
 //! sink and the HTTP API arrive with their issues.
 
+pub mod alarm;
+pub mod config;
+pub mod detect;
+pub mod engine;
 pub mod report;
+pub mod sensors;
+pub mod state;
+
+/// The documented default configuration (`config/default.toml`).
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");

@@ -1,0 +1,13 @@
+//! Alarms: kinds and priorities, the ISA-18.2 state machine ([`AlarmBook`]),
+//! and flood detection. No I/O.
+
+pub mod book;
+pub mod flood;
+pub mod kind;
+
+pub use book::{Actor, Alarm, AlarmBook, AlarmKey, AlarmState, CommandError, Source, Transition};
+pub use flood::FloodDetector;
+pub use kind::{AlarmKind, Priority};
+
+#[cfg(test)]
+mod tests;

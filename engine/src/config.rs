@@ -1,0 +1,257 @@
+//! The engine configuration file (TOML), what serde reads. Every table and
+//! key has a default; `linepack config print-default` prints them all
+//! (`config/default.toml`). Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use linepack_ingest::mqtt::MqttConfig;
+use linepack_ingest::telemetry::UnitsConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole engine configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    pub journal: JournalConfig,
+    pub alarms: AlarmsConfig,
+    pub sensors: SensorsConfig,
+    pub devices: DevicesConfig,
+    pub usage: UsageConfig,
+    pub mqtt: MqttConfig,
+    pub units: UnitsConfig,
+}
+
+/// Where alarm transitions are journaled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// SQLite file; every transition is written (and synced) before it is
+    /// announced, and active alarms are restored from it on start. Omit for
+    /// an in-memory journal (replays, tests).
+    pub path: Option<PathBuf>,
+}
+
+/// Alarm handling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmsConfig {
+    /// A flood is more than this many new alarms within `flood_window_s`.
+    /// Default 10.
+    pub flood_limit: usize,
+    /// Default 600 (10 minutes, as ISA-18.2 suggests).
+    pub flood_window_s: u64,
+    /// Priority per alarm kind, overriding the defaults (e.g. `stale = "low"`).
+    pub priorities: BTreeMap<String, String>,
+}
+
+impl Default for AlarmsConfig {
+    fn default() -> Self {
+        AlarmsConfig {
+            flood_limit: 10,
+            flood_window_s: 600,
+            priorities: BTreeMap::new(),
+        }
+    }
+}
+
+/// Data validity and limit settings of one sensor kind, or (all keys
+/// optional) of one sensor. Values are in internal units: bar g, kg/s, K,
+/// %LEL, valve 1/0.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// No usable reading for this long is a `stale` alarm (user devices:
+    /// `device_offline`), s; 0 turns it off.
+    pub stale_after_s: Option<f64>,
+    /// A value that does not move by more than `flatline_tolerance` for this
+    /// long is a `flatline` alarm, s; 0 turns it off.
+    pub flatline_after_s: Option<f64>,
+    pub flatline_tolerance: Option<f64>,
+    /// Readings outside [physical_min, physical_max] are `out_of_range` and
+    /// are not used by the other detectors.
+    pub physical_min: Option<f64>,
+    pub physical_max: Option<f64>,
+    pub low_low: Option<f64>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub high_high: Option<f64>,
+    /// A limit alarm clears only this far back inside its limit.
+    pub deadband: Option<f64>,
+    /// A limit must be crossed this long before it alarms, s.
+    pub on_delay_s: Option<f64>,
+    /// ... and be back inside this long before it clears, s.
+    pub off_delay_s: Option<f64>,
+    /// Faster change than this (per minute, either way) is a `rate_of_change` alarm.
+    pub rate_of_change_per_min: Option<f64>,
+}
+
+/// Limits per sensor kind, and per sensor by id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorsConfig {
+    pub pressure: LimitsConfig,
+    pub flow: LimitsConfig,
+    pub temperature: LimitsConfig,
+    pub gas_detector: LimitsConfig,
+    pub shutoff_valve: LimitsConfig,
+    /// Per sensor id: any key of a kind's table, overriding it.
+    pub overrides: BTreeMap<String, LimitsConfig>,
+}
+
+impl Default for SensorsConfig {
+    fn default() -> Self {
+        SensorsConfig {
+            pressure: LimitsConfig {
+                stale_after_s: Some(300.0),
+                flatline_after_s: Some(6.0 * 3600.0),
+                flatline_tolerance: Some(1e-4),
+                physical_min: Some(-1.0),
+                physical_max: Some(200.0),
+                deadband: Some(0.02),
+                on_delay_s: Some(0.0),
+                off_delay_s: Some(30.0),
+                ..Default::default()
+            },
+            flow: LimitsConfig {
+                stale_after_s: Some(300.0),
+                flatline_after_s: Some(0.0),
+                physical_min: Some(-1000.0),
+                physical_max: Some(1000.0),
+                deadband: Some(0.0),
+                on_delay_s: Some(0.0),
+                off_delay_s: Some(30.0),
+                ..Default::default()
+            },
+            temperature: LimitsConfig {
+                stale_after_s: Some(600.0),
+                flatline_after_s: Some(12.0 * 3600.0),
+                flatline_tolerance: Some(0.01),
+                physical_min: Some(223.15),
+                physical_max: Some(373.15),
+                deadband: Some(0.5),
+                on_delay_s: Some(0.0),
+                off_delay_s: Some(60.0),
+                ..Default::default()
+            },
+            gas_detector: LimitsConfig {
+                stale_after_s: Some(900.0),
+                flatline_after_s: Some(0.0),
+                physical_min: Some(0.0),
+                physical_max: Some(100.0),
+                ..Default::default()
+            },
+            shutoff_valve: LimitsConfig {
+                stale_after_s: Some(900.0),
+                flatline_after_s: Some(0.0),
+                physical_min: Some(0.0),
+                physical_max: Some(1.0),
+                ..Default::default()
+            },
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+/// User-side safety devices (the three-piece set).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// First gas detector level, %LEL (`gas_detected`). Default 20.
+    pub lel_warning_pct: f64,
+    /// Second level, %LEL (`gas_detected_high`). Default 50.
+    pub lel_alarm_pct: f64,
+    /// A level must be exceeded this long to alarm, s. Default 10.
+    pub confirm_s: f64,
+    /// A level clears this far below it, %LEL. Default 5.
+    pub hysteresis_pct: f64,
+    /// A pressure at the user's node this far below its recent maximum
+    /// while a gas alarm stands escalates the alarm to critical, bar. Default 0.3.
+    pub pressure_drop_bar: f64,
+    /// The recent maximum is over this window, s. Default 600.
+    pub pressure_drop_window_s: f64,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            lel_warning_pct: 20.0,
+            lel_alarm_pct: 50.0,
+            confirm_s: 10.0,
+            hysteresis_pct: 5.0,
+            pressure_drop_bar: 0.3,
+            pressure_drop_window_s: 600.0,
+        }
+    }
+}
+
+/// Each metered user's consumption against its profile by hour of week.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageConfig {
+    /// An hour of the week is judged once it has been seen in this many
+    /// weeks. Default 2.
+    pub min_weeks: u32,
+    /// Below this mean flow an hour is "closed", kg/s. Default 0.0005.
+    pub closed_below_kg_s: f64,
+    /// Flow above this is consumption, kg/s. Default 0.002.
+    pub open_above_kg_s: f64,
+    /// "Far above the usual": above this multiple of the hour's mean ...
+    /// Default 3.
+    pub above_factor: f64,
+    /// ... and this many standard deviations above it. Default 4.
+    pub above_sigma: f64,
+    /// A usage anomaly must last this long, s. Default 900.
+    pub on_delay_s: f64,
+    /// Local time for the hour of week: hours east of UTC. Default 0.
+    pub utc_offset_hours: f64,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        UsageConfig {
+            min_weeks: 2,
+            closed_below_kg_s: 0.0005,
+            open_above_kg_s: 0.002,
+            above_factor: 3.0,
+            above_sigma: 4.0,
+            on_delay_s: 900.0,
+            utc_offset_hours: 0.0,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Reads a TOML configuration.
+    ///
+    /// # Errors
+    /// The TOML error, which names the key and line.
+    pub fn from_toml(text: &str) -> Result<EngineConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_file_is_the_default() {
+        let shipped = EngineConfig::from_toml(crate::DEFAULT_CONFIG).expect("config/default.toml parses");
+        assert_eq!(shipped, EngineConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let e = EngineConfig::from_toml("[sensors.pressure]\nlow_lo = 1.0\n").unwrap_err();
+        assert!(e.to_string().contains("low_lo"), "{e}");
+        let e = EngineConfig::from_toml("[journl]\n").unwrap_err();
+        assert!(e.to_string().contains("journl"), "{e}");
+    }
+
+    #[test]
+    fn per_sensor_overrides_parse() {
+        let c = EngineConfig::from_toml("[sensors.overrides.\"PT-101\"]\nlow = 3.2\non_delay_s = 5\n").unwrap();
+        assert_eq!(c.sensors.overrides["PT-101"].low, Some(3.2));
+    }
+}

@@ -1,0 +1,141 @@
+//! Limits per point: low-low, low, high, high-high with a deadband (an
+//! alarm clears only that far back inside its limit) and on/off delays, and
+//! the rate of change between consecutive readings.
+
+use linepack_ingest::telemetry::Reading;
+
+use super::{Condition, Debounce, NEVER};
+use crate::alarm::{AlarmKey, AlarmKind, Source};
+use crate::sensors::{Limits, SensorTable};
+
+const LEVELS: [AlarmKind; 4] = [AlarmKind::LowLow, AlarmKind::Low, AlarmKind::High, AlarmKind::HighHigh];
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SensorLimits {
+    levels: [Debounce; 4],
+    rate: Debounce,
+    last_value: f64,
+    last_ms: i64,
+}
+
+/// Limit state of a set of sensors.
+pub struct LimitDetector {
+    sensors: Vec<u32>,
+    state: Vec<SensorLimits>,
+}
+
+fn limit_of(l: &Limits, level: usize) -> f64 {
+    match level {
+        0 => l.low_low,
+        1 => l.low,
+        2 => l.high,
+        _ => l.high_high,
+    }
+}
+
+impl LimitDetector {
+    pub fn new(n_sensors: usize, sensors: Vec<u32>) -> Self {
+        LimitDetector {
+            sensors,
+            state: vec![
+                SensorLimits {
+                    last_ms: NEVER,
+                    ..Default::default()
+                };
+                n_sensors
+            ],
+        }
+    }
+
+    #[inline]
+    pub fn observe(&mut self, r: &Reading, table: &SensorTable, out: &mut Vec<Condition>) {
+        let i = r.sensor.index();
+        let l = &table.limits[i];
+        let s = &mut self.state[i];
+        for (level, d) in s.levels.iter_mut().enumerate() {
+            let limit = limit_of(l, level);
+            if limit.is_nan() {
+                continue;
+            }
+            let below = level < 2;
+            // Inside the deadband an active alarm stays active.
+            let raw = if below {
+                r.value < limit || (d.active && r.value < limit + l.deadband)
+            } else {
+                r.value > limit || (d.active && r.value > limit - l.deadband)
+            };
+            if let Some(active) = d.feed(raw, r.ts_ms, l.on_delay_ms, l.off_delay_ms) {
+                out.push(Condition {
+                    key: AlarmKey {
+                        kind: LEVELS[level],
+                        source: Source::Sensor(i as u32),
+                    },
+                    active,
+                    ts_ms: r.ts_ms,
+                    value: r.value,
+                    limit,
+                    priority: None,
+                });
+            }
+        }
+        if !l.rate_per_min.is_nan() && s.last_ms != NEVER && r.ts_ms > s.last_ms {
+            let per_min = (r.value - s.last_value).abs() / ((r.ts_ms - s.last_ms) as f64 / 60_000.0);
+            // Clears below 80 % of the limit, so noise at the limit does not flap.
+            let raw = per_min > l.rate_per_min || (s.rate.active && per_min > 0.8 * l.rate_per_min);
+            if let Some(active) = s.rate.feed(raw, r.ts_ms, l.on_delay_ms, l.off_delay_ms) {
+                out.push(Condition {
+                    key: AlarmKey {
+                        kind: AlarmKind::RateOfChange,
+                        source: Source::Sensor(i as u32),
+                    },
+                    active,
+                    ts_ms: r.ts_ms,
+                    value: per_min,
+                    limit: l.rate_per_min,
+                    priority: None,
+                });
+            }
+        }
+        s.last_value = r.value;
+        s.last_ms = r.ts_ms;
+    }
+
+    /// Time passes: pending on- and off-delays complete on the last value.
+    pub fn tick(&mut self, now_ms: i64, table: &SensorTable, out: &mut Vec<Condition>) {
+        for &i in &self.sensors {
+            let l = &table.limits[i as usize];
+            if l.on_delay_ms == 0 && l.off_delay_ms == 0 {
+                continue;
+            }
+            let s = &mut self.state[i as usize];
+            for (level, d) in s.levels.iter_mut().enumerate() {
+                if let Some(active) = d.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
+                    out.push(Condition {
+                        key: AlarmKey {
+                            kind: LEVELS[level],
+                            source: Source::Sensor(i),
+                        },
+                        active,
+                        ts_ms: now_ms,
+                        value: s.last_value,
+                        limit: limit_of(l, level),
+                        priority: None,
+                    });
+                }
+            }
+            if let Some(active) = s.rate.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
+                out.push(Condition {
+                    key: AlarmKey {
+                        kind: AlarmKind::RateOfChange,
+                        source: Source::Sensor(i),
+                    },
+                    active,
+                    ts_ms: now_ms,
+                    value: f64::NAN,
+                    limit: l.rate_per_min,
+                    priority: None,
+                });
+            }
+        }
+    }
+}

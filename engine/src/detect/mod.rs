@@ -1,0 +1,109 @@
+//! Detectors: synchronous, no I/O. Each looks at readings (and the passing
+//! of time) and writes [`Condition`]s, the raw "this holds / no longer
+//! holds", into a buffer the caller owns; only changes are written, so a
+//! steady stream writes nothing. The alarm book turns conditions into
+//! alarms.
+//!
+//! - [`validity`]: stale (no data), flat-line, out of physical range;
+//! - [`limits`]: high/low, high-high/low-low with deadband and on/off
+//!   delays, rate of change;
+//! - [`devices`]: the users' gas detectors, shut-off valves and device
+//!   events, escalation with a pressure drop;
+//! - [`usage`]: each metered user against its profile by hour of week.
+
+pub mod devices;
+pub mod limits;
+pub mod usage;
+pub mod validity;
+
+use crate::alarm::{AlarmKey, Priority};
+
+/// A condition starting (`active`) or ending, as a detector saw it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Condition {
+    pub key: AlarmKey,
+    pub active: bool,
+    pub ts_ms: i64,
+    /// The value that decided it, and the limit it was held against.
+    pub value: f64,
+    pub limit: f64,
+    /// `None`: the kind's configured priority; `Some`: an escalation.
+    pub priority: Option<Priority>,
+}
+
+/// "No time yet."
+pub const NEVER: i64 = i64::MIN;
+
+/// A boolean with on- and off-delays: it follows the raw condition only
+/// after the raw value has held for the delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Debounce {
+    pub active: bool,
+    raw: bool,
+    since: i64,
+}
+
+impl Default for Debounce {
+    fn default() -> Self {
+        Debounce {
+            active: false,
+            raw: false,
+            since: NEVER,
+        }
+    }
+}
+
+impl Debounce {
+    /// Feeds the raw condition at `ts`; `Some(new)` when the output changes.
+    #[inline]
+    pub fn feed(&mut self, raw: bool, ts: i64, on_delay_ms: i64, off_delay_ms: i64) -> Option<bool> {
+        if raw != self.raw {
+            self.raw = raw;
+            self.since = ts;
+        }
+        if raw == self.active {
+            return None;
+        }
+        let delay = if raw { on_delay_ms } else { off_delay_ms };
+        if ts.saturating_sub(self.since) >= delay {
+            self.active = raw;
+            Some(raw)
+        } else {
+            None
+        }
+    }
+
+    /// Time passing with no new reading: the last raw value keeps holding.
+    #[inline]
+    pub fn tick(&mut self, now: i64, on_delay_ms: i64, off_delay_ms: i64) -> Option<bool> {
+        if self.raw == self.active || self.since == NEVER {
+            return None;
+        }
+        self.feed(self.raw, now, on_delay_ms, off_delay_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debounce_waits_for_the_delays() {
+        let mut d = Debounce::default();
+        assert_eq!(d.feed(true, 0, 10, 5), None);
+        assert_eq!(d.feed(true, 9, 10, 5), None);
+        assert_eq!(d.feed(true, 10, 10, 5), Some(true));
+        assert_eq!(d.feed(false, 11, 10, 5), None);
+        assert_eq!(d.feed(true, 12, 10, 5), None, "a blip back does not restart anything");
+        assert_eq!(d.feed(false, 13, 10, 5), None);
+        assert_eq!(d.tick(17, 10, 5), None);
+        assert_eq!(d.tick(18, 10, 5), Some(false));
+    }
+
+    #[test]
+    fn zero_delays_follow_at_once() {
+        let mut d = Debounce::default();
+        assert_eq!(d.feed(true, 5, 0, 0), Some(true));
+        assert_eq!(d.feed(false, 6, 0, 0), Some(false));
+    }
+}
