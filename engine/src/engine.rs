@@ -246,6 +246,7 @@ impl Engine {
             }
         }
         for gap in &batch.gaps {
+            self.clock_ms = self.clock_ms.max(gap.ts_ms);
             self.sequence_gap(gap, out);
         }
         self.after(start, out);
@@ -326,7 +327,7 @@ impl Engine {
             {
                 self.flood.new_alarm(t.ts_ms);
             }
-            if matches!(t.key.kind, AlarmKind::LowLow | AlarmKind::Stale)
+            if t.key.kind == AlarmKind::LowLow
                 && let Source::Sensor(s) = t.key.source
                 && let Some(stations) = self.station_of_sensor.get(&s).cloned()
             {
@@ -353,20 +354,19 @@ impl Engine {
         }
     }
 
-    /// A station is failed while any of its watched sensors has an active
-    /// low-low or stale alarm.
+    /// A station is failed while any of its watched pressures is low-low.
+    /// A silent (stale) station is not taken as failed: that would hide a
+    /// real low pressure downstream behind a communication fault.
     fn station_check(&mut self, k: usize, ts_ms: i64, out: &mut Vec<Transition>) {
         let failed = self.stations[k].watch.iter().any(|&s| {
-            [AlarmKind::LowLow, AlarmKind::Stale].iter().any(|&kind| {
-                let key = AlarmKey {
-                    kind,
-                    source: Source::Sensor(s),
-                };
-                self.shards[self.shard_of[s as usize] as usize]
-                    .book
-                    .get(&key)
-                    .is_some_and(|a| a.active)
-            })
+            let key = AlarmKey {
+                kind: AlarmKind::LowLow,
+                source: Source::Sensor(s),
+            };
+            self.shards[self.shard_of[s as usize] as usize]
+                .book
+                .get(&key)
+                .is_some_and(|a| a.active)
         });
         if failed != self.stations[k].failed {
             self.stations[k].failed = failed;
@@ -456,10 +456,38 @@ impl Engine {
         }
     }
 
-    /// Puts an alarm back as the journal last recorded it.
-    pub fn restore(&mut self, alarm: crate::alarm::Alarm, state: AlarmState) {
+    /// Puts an alarm back as the journal last recorded it; an active one
+    /// is taken as standing by its detector, so that it clears when its
+    /// condition ends rather than being raised a second time.
+    pub fn restore(&mut self, alarm: crate::alarm::Alarm) {
         let key = alarm.key;
-        self.book(&key).restore(alarm, state);
+        if alarm.active
+            && let Source::Sensor(s) = key.source
+        {
+            let shard = &mut self.shards[self.shard_of[s as usize] as usize];
+            let i = s as usize;
+            shard.validity.assume(key.kind, i);
+            shard.limits.assume(key.kind, i);
+            shard.devices.assume(key.kind, i, alarm.priority);
+            shard.usage.assume(key.kind, i);
+        }
+        if key.kind == AlarmKind::SequenceGap
+            && alarm.active
+            && let Source::Site(site) = key.source
+        {
+            self.site_last_gap[site as usize] = alarm.last_ms;
+        }
+        self.book(&key).restore(alarm);
+    }
+
+    /// After a restore: stations whose low-low alarms came back are failed
+    /// again, and what lies downstream is suppressed.
+    pub fn restored(&mut self, out: &mut Vec<Transition>) {
+        // As of the journal's last word.
+        let ts = self.standing().iter().map(|a| a.last_ms).max().unwrap_or(0);
+        for k in 0..self.stations.len() {
+            self.station_check(k, ts, out);
+        }
     }
 
     /// The site name of a site index.

@@ -1,17 +1,26 @@
 //! `linepack-engine`: the engine and the `linepack` command.
 //!
-//! Owns today:
-//! - [`report`]: the reports of steady-state solves (the `sim steady --json`
-//!   contract and the readable table);
+//! Owns:
+//! - [`config`]: the engine configuration file (`config/default.toml`);
+//! - [`sensors`]: each sensor's place and resolved limits;
+//! - [`state`]: live state per sensor;
+//! - [`detect`]: the detectors (validity, limits, user devices, usage);
+//! - [`alarm`]: the ISA-18.2 alarm book, flood detection, alarm events;
+//! - [`engine`]: routing to shards and what spans them (gaps, floods,
+//!   topology suppression), operator commands;
+//! - [`journal`]: the SQLite alarm journal and restore;
+//! - [`hotloop`]: hand-off → engine → journal → announcement;
+//! - [`report`]: reports of steady-state solves;
 //! - the `linepack` binary (`src/main.rs`, commands in `src/cli/`).
 //!
-//! Live state, detectors, the alarm lifecycle, notifications, the InfluxDB
-//! sink and the HTTP API arrive with their issues.
+//! Notifications, the InfluxDB sink and the HTTP API arrive with their issues.
 
 pub mod alarm;
 pub mod config;
 pub mod detect;
 pub mod engine;
+pub mod hotloop;
+pub mod journal;
 pub mod report;
 pub mod sensors;
 pub mod state;

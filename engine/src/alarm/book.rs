@@ -117,12 +117,17 @@ impl Alarm {
         } else if self.shelved_until_ms.is_some() {
             AlarmState::Shelved
         } else {
-            match self.cycle {
-                Cycle::Normal => AlarmState::Normal,
-                Cycle::Unack => AlarmState::Unacknowledged,
-                Cycle::Acked => AlarmState::Acknowledged,
-                Cycle::RtnUnack => AlarmState::ReturnedUnacknowledged,
-            }
+            self.cycle_state()
+        }
+    }
+
+    /// The annunciation cycle's state, whatever modifies it.
+    pub fn cycle_state(&self) -> AlarmState {
+        match self.cycle {
+            Cycle::Normal => AlarmState::Normal,
+            Cycle::Unack => AlarmState::Unacknowledged,
+            Cycle::Acked => AlarmState::Acknowledged,
+            Cycle::RtnUnack => AlarmState::ReturnedUnacknowledged,
         }
     }
 
@@ -403,16 +408,7 @@ impl AlarmBook {
     }
 
     /// Puts an alarm back as the journal last recorded it (restart).
-    pub fn restore(&mut self, alarm: Alarm, state: AlarmState) {
-        let mut alarm = alarm;
-        alarm.cycle = match state {
-            AlarmState::Acknowledged => Cycle::Acked,
-            AlarmState::ReturnedUnacknowledged => Cycle::RtnUnack,
-            AlarmState::Normal => Cycle::Normal,
-            _ if alarm.active => Cycle::Unack,
-            AlarmState::Unacknowledged => Cycle::Unack,
-            _ => Cycle::Normal,
-        };
+    pub fn restore(&mut self, alarm: Alarm) {
         let key = alarm.key;
         match self.index.get(&key) {
             Some(&i) => self.alarms[i] = alarm,
@@ -438,34 +434,41 @@ pub fn is_consequential(kind: AlarmKind) -> bool {
     )
 }
 
-/// A fresh alarm in a given state, for restoring from the journal.
+/// An alarm as the journal recorded it: its annunciation cycle (normal,
+/// unacknowledged, acknowledged or returned-unacknowledged) under the
+/// modifiers, which are the public fields.
+///
+/// # Errors
+/// When `cycle` is a modifier, not a cycle state.
 #[allow(clippy::too_many_arguments)]
 pub fn restored_alarm(
     key: AlarmKey,
+    cycle: AlarmState,
     active: bool,
     priority: Priority,
     raised_ms: i64,
     last_ms: i64,
     value: f64,
     limit: f64,
-    state: AlarmState,
-    shelved_until_ms: Option<i64>,
-) -> Alarm {
-    Alarm {
+) -> Result<Alarm, String> {
+    let cycle = match cycle {
+        AlarmState::Normal => Cycle::Normal,
+        AlarmState::Unacknowledged => Cycle::Unack,
+        AlarmState::Acknowledged => Cycle::Acked,
+        AlarmState::ReturnedUnacknowledged => Cycle::RtnUnack,
+        other => return Err(format!("'{}' is not an annunciation state", other.name())),
+    };
+    Ok(Alarm {
         key,
-        cycle: Cycle::Normal,
+        cycle,
         active,
         priority,
         raised_ms,
         last_ms,
         value,
         limit,
-        shelved_until_ms: if state == AlarmState::Shelved {
-            shelved_until_ms
-        } else {
-            None
-        },
-        suppressed: state == AlarmState::SuppressedByDesign,
-        out_of_service: state == AlarmState::OutOfService,
-    }
+        shelved_until_ms: None,
+        suppressed: false,
+        out_of_service: false,
+    })
 }

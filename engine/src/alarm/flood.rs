@@ -32,7 +32,11 @@ impl FloodDetector {
     /// Whether a flood is on at `now_ms`, and the count in the window.
     /// Returns `Some(on)` when that changed.
     pub fn update(&mut self, now_ms: i64) -> Option<(bool, usize)> {
-        while self.recent.front().is_some_and(|&t| t <= now_ms - self.window_ms) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&t| t <= now_ms.saturating_sub(self.window_ms))
+        {
             self.recent.pop_front();
         }
         let on = self.recent.len() > self.limit;

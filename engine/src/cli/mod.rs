@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command.
 
 mod network_check;
+mod replay;
 mod sim_generate;
 mod sim_steady;
 
@@ -26,6 +27,27 @@ enum Command {
     /// The simulator: steady state, network generation.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Run the engine over an NDJSON recording as fast as possible, on the
+    /// recording's clock, printing every alarm transition as a JSON line.
+    Replay {
+        /// Network file (.json or .toml).
+        #[arg(long)]
+        network: PathBuf,
+        /// Engine configuration (TOML); the defaults if omitted.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The recording (NDJSON, one reading per line).
+        recording: PathBuf,
+    },
+    /// The engine configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the documented default configuration.
+    PrintDefault,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,5 +99,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
+        Command::Replay {
+            network,
+            config,
+            recording,
+        } => replay::run(&network, config.as_deref(), &recording),
+        Command::Config(ConfigCommand::PrintDefault) => {
+            print!("{}", linepack_engine::DEFAULT_CONFIG);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -125,6 +125,23 @@ impl DeviceDetector {
         self.commanded_closed[sensor] = closed;
     }
 
+    /// An alarm restored active (journal): take it as standing; a restored
+    /// critical gas alarm stays escalated.
+    pub fn assume(&mut self, kind: AlarmKind, sensor: usize, priority: Priority) {
+        let s = &mut self.state[sensor];
+        match kind {
+            AlarmKind::GasDetected | AlarmKind::GasDetectedHigh => {
+                let level = usize::from(kind == AlarmKind::GasDetectedHigh);
+                s.gas[level].assume_active();
+                s.escalated[level] = priority == Priority::Critical;
+            }
+            AlarmKind::DeviceFault => s.fault = true,
+            AlarmKind::BatteryLow => s.battery_low = true,
+            AlarmKind::ShutoffClosed => s.closed = true,
+            _ => {}
+        }
+    }
+
     /// A reading carrying a device event.
     pub fn event(&mut self, r: &Reading, out: &mut Vec<Condition>) {
         let i = r.sensor.index();

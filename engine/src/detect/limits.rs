@@ -47,6 +47,16 @@ impl LimitDetector {
         }
     }
 
+    /// An alarm of `kind` restored active (journal): take it as standing.
+    pub fn assume(&mut self, kind: AlarmKind, sensor: usize) {
+        let s = &mut self.state[sensor];
+        if let Some(level) = LEVELS.iter().position(|&k| k == kind) {
+            s.levels[level].assume_active();
+        } else if kind == AlarmKind::RateOfChange {
+            s.rate.assume_active();
+        }
+    }
+
     #[inline]
     pub fn observe(&mut self, r: &Reading, table: &SensorTable, out: &mut Vec<Condition>) {
         let i = r.sensor.index();

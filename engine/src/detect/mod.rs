@@ -73,6 +73,16 @@ impl Debounce {
         }
     }
 
+    /// Starts out active, as an alarm restored from the journal was: the
+    /// next reading that does not hold clears it (after the off-delay).
+    pub fn assume_active(&mut self) {
+        *self = Debounce {
+            active: true,
+            raw: true,
+            since: NEVER,
+        };
+    }
+
     /// Time passing with no new reading: the last raw value keeps holding.
     #[inline]
     pub fn tick(&mut self, now: i64, on_delay_ms: i64, off_delay_ms: i64) -> Option<bool> {

@@ -97,6 +97,18 @@ impl UsageDetector {
         }
     }
 
+    /// An alarm of `kind` restored active (journal): take it as standing.
+    pub fn assume(&mut self, kind: AlarmKind, sensor: usize) {
+        let Some(profile) = self.profiles.get_mut(self.profile_of[sensor] as usize) else {
+            return;
+        };
+        match kind {
+            AlarmKind::UsageWhenClosed => profile.when_closed.assume_active(),
+            AlarmKind::UsageAboveProfile => profile.above.assume_active(),
+            _ => {}
+        }
+    }
+
     /// Hour of week (Monday 00:00 local = 0) and week number of `ts_ms`.
     fn hour_of_week(&self, ts_ms: i64) -> (usize, i64) {
         let local_hours = (ts_ms + (self.config.utc_offset_hours * MS_PER_HOUR as f64) as i64).div_euclid(MS_PER_HOUR);

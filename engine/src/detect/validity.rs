@@ -60,6 +60,17 @@ impl Validity {
         }
     }
 
+    /// An alarm of `kind` restored active (journal): take it as standing.
+    pub fn assume(&mut self, kind: AlarmKind, sensor: usize) {
+        let s = &mut self.state[sensor];
+        match kind {
+            AlarmKind::Stale | AlarmKind::DeviceOffline => s.stale = true,
+            AlarmKind::OutOfRange => s.out_of_range = true,
+            AlarmKind::Flatline => s.flat = true,
+            _ => {}
+        }
+    }
+
     /// Checks the physical range; false when the reading must not be used.
     #[inline]
     pub fn in_range(&mut self, r: &Reading, table: &SensorTable, out: &mut Vec<Condition>) -> bool {
