@@ -86,6 +86,27 @@ pub struct LimitsConfig {
     pub rate_of_change_per_min: Option<f64>,
 }
 
+impl LimitsConfig {
+    /// These settings, with `fallback`'s where these have none.
+    pub fn or(&self, fallback: &LimitsConfig) -> LimitsConfig {
+        LimitsConfig {
+            stale_after_s: self.stale_after_s.or(fallback.stale_after_s),
+            flatline_after_s: self.flatline_after_s.or(fallback.flatline_after_s),
+            flatline_tolerance: self.flatline_tolerance.or(fallback.flatline_tolerance),
+            physical_min: self.physical_min.or(fallback.physical_min),
+            physical_max: self.physical_max.or(fallback.physical_max),
+            low_low: self.low_low.or(fallback.low_low),
+            low: self.low.or(fallback.low),
+            high: self.high.or(fallback.high),
+            high_high: self.high_high.or(fallback.high_high),
+            deadband: self.deadband.or(fallback.deadband),
+            on_delay_s: self.on_delay_s.or(fallback.on_delay_s),
+            off_delay_s: self.off_delay_s.or(fallback.off_delay_s),
+            rate_of_change_per_min: self.rate_of_change_per_min.or(fallback.rate_of_change_per_min),
+        }
+    }
+}
+
 /// Limits per sensor kind, and per sensor by id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -222,12 +243,22 @@ impl Default for UsageConfig {
 }
 
 impl EngineConfig {
-    /// Reads a TOML configuration.
+    /// Reads a TOML configuration. A sensor kind's table that sets some
+    /// keys keeps the defaults of the others (setting `low` does not turn
+    /// staleness off).
     ///
     /// # Errors
     /// The TOML error, which names the key and line.
     pub fn from_toml(text: &str) -> Result<EngineConfig, toml::de::Error> {
-        toml::from_str(text)
+        let mut c: EngineConfig = toml::from_str(text)?;
+        let d = SensorsConfig::default();
+        let s = &mut c.sensors;
+        s.pressure = s.pressure.or(&d.pressure);
+        s.flow = s.flow.or(&d.flow);
+        s.temperature = s.temperature.or(&d.temperature);
+        s.gas_detector = s.gas_detector.or(&d.gas_detector);
+        s.shutoff_valve = s.shutoff_valve.or(&d.shutoff_valve);
+        Ok(c)
     }
 }
 
@@ -253,5 +284,23 @@ mod tests {
     fn per_sensor_overrides_parse() {
         let c = EngineConfig::from_toml("[sensors.overrides.\"PT-101\"]\nlow = 3.2\non_delay_s = 5\n").unwrap();
         assert_eq!(c.sensors.overrides["PT-101"].low, Some(3.2));
+    }
+
+    #[test]
+    fn a_kind_table_keeps_the_defaults_of_the_keys_it_does_not_set() {
+        let c = EngineConfig::from_toml(
+            "[sensors.pressure]
+low = 3.0
+stale_after_s = 60
+",
+        )
+        .unwrap();
+        let p = &c.sensors.pressure;
+        assert_eq!((p.low, p.stale_after_s), (Some(3.0), Some(60.0)));
+        let d = SensorsConfig::default().pressure;
+        assert_eq!(
+            (p.physical_max, p.flatline_after_s),
+            (d.physical_max, d.flatline_after_s)
+        );
     }
 }

@@ -46,7 +46,6 @@ pub enum EngineError {
 
 /// One shard: the sensors of some zones and everything about them.
 struct Shard {
-    sensors: Vec<u32>,
     live: LiveState,
     validity: Validity,
     limits: LimitDetector,
@@ -55,12 +54,22 @@ struct Shard {
     book: AlarmBook,
     readings: Vec<Reading>,
     conditions: Vec<Condition>,
+    /// Time up to which time-based checks have run.
+    ticked_ms: i64,
 }
 
 impl Shard {
     fn process(&mut self, table: &SensorTable) {
-        let out = &mut self.conditions;
         for r in &self.readings {
+            // Time first: what fell due before this reading is judged
+            // without it (a sensor silent too long is stale, then returns).
+            if r.ts_ms > self.ticked_ms {
+                self.ticked_ms = r.ts_ms;
+                self.validity.tick(r.ts_ms, table, &mut self.conditions);
+                self.limits.tick(r.ts_ms, table, &mut self.conditions);
+                self.devices.tick(r.ts_ms, &mut self.conditions);
+            }
+            let out = &mut self.conditions;
             if r.event.is_some() {
                 self.devices.event(r, out);
             }
@@ -80,9 +89,12 @@ impl Shard {
     }
 
     fn tick(&mut self, now_ms: i64, table: &SensorTable) {
-        self.validity.tick(now_ms, table, &mut self.conditions);
-        self.limits.tick(now_ms, table, &mut self.conditions);
-        self.devices.tick(now_ms, &self.sensors, table, &mut self.conditions);
+        if now_ms > self.ticked_ms {
+            self.ticked_ms = now_ms;
+            self.validity.tick(now_ms, table, &mut self.conditions);
+            self.limits.tick(now_ms, table, &mut self.conditions);
+            self.devices.tick(now_ms, &mut self.conditions);
+        }
     }
 
     /// Conditions into transitions.
@@ -180,13 +192,13 @@ impl Engine {
                 Shard {
                     live: LiveState::new(n),
                     validity: Validity::new(n, sensors.clone()),
-                    limits: LimitDetector::new(n, sensors.clone()),
+                    limits: LimitDetector::new(n),
                     devices: DeviceDetector::new(&table, config.devices.clone()),
                     usage: UsageDetector::new(&table, &sensors, config.usage.clone()),
                     book: AlarmBook::new(),
                     readings: Vec::new(),
                     conditions: Vec::new(),
-                    sensors,
+                    ticked_ms: NEVER,
                 }
             })
             .collect();

@@ -316,16 +316,39 @@ impl Journal {
     ///
     /// # Errors
     /// [`JournalError`] when the journal cannot be read.
-    pub fn history(&self, limit: usize) -> Result<Vec<(String, String, String, Option<String>)>, JournalError> {
+    pub fn history(&self, limit: usize) -> Result<Vec<JournalEntry>, JournalError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT alarm_id, to_state, message, actor FROM transitions ORDER BY seq DESC LIMIT ?1")
+            .prepare(
+                "SELECT alarm_id, to_state, ts_ms, message, actor, comment FROM transitions ORDER BY seq DESC LIMIT ?1",
+            )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([limit as i64], |r| {
+                Ok(JournalEntry {
+                    alarm_id: r.get(0)?,
+                    state: r.get(1)?,
+                    ts_ms: r.get(2)?,
+                    message: r.get(3)?,
+                    by: r.get(4)?,
+                    comment: r.get(5)?,
+                })
+            })
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
         Ok(rows)
     }
+}
+
+/// One journaled transition, as history shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    pub alarm_id: String,
+    pub state: String,
+    pub ts_ms: i64,
+    pub message: String,
+    /// Who acknowledged, shelved or took it out of service, and why.
+    pub by: Option<String>,
+    pub comment: Option<String>,
 }

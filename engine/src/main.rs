@@ -20,7 +20,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<linepack_network::file::LoadError>().is_some() {
+            if e.downcast_ref::<linepack_network::file::LoadError>().is_some()
+                || e.downcast_ref::<cli::BadInput>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

@@ -46,25 +46,6 @@ pub struct LimitsError {
     pub message: String,
 }
 
-fn merge(kind: &LimitsConfig, over: Option<&LimitsConfig>) -> LimitsConfig {
-    let Some(o) = over else { return kind.clone() };
-    LimitsConfig {
-        stale_after_s: o.stale_after_s.or(kind.stale_after_s),
-        flatline_after_s: o.flatline_after_s.or(kind.flatline_after_s),
-        flatline_tolerance: o.flatline_tolerance.or(kind.flatline_tolerance),
-        physical_min: o.physical_min.or(kind.physical_min),
-        physical_max: o.physical_max.or(kind.physical_max),
-        low_low: o.low_low.or(kind.low_low),
-        low: o.low.or(kind.low),
-        high: o.high.or(kind.high),
-        high_high: o.high_high.or(kind.high_high),
-        deadband: o.deadband.or(kind.deadband),
-        on_delay_s: o.on_delay_s.or(kind.on_delay_s),
-        off_delay_s: o.off_delay_s.or(kind.off_delay_s),
-        rate_of_change_per_min: o.rate_of_change_per_min.or(kind.rate_of_change_per_min),
-    }
-}
-
 fn resolve(c: &LimitsConfig, table: &str) -> Result<Limits, LimitsError> {
     let err = |message: String| LimitsError {
         table: table.to_string(),
@@ -112,7 +93,7 @@ fn resolve(c: &LimitsConfig, table: &str) -> Result<Limits, LimitsError> {
             return Err(err(format!("{} = {} is above {} = {}", w[0].0, w[0].1, w[1].0, w[1].1)));
         }
     }
-    if !(l.deadband >= 0.0) {
+    if l.deadband.is_nan() || l.deadband < 0.0 {
         return Err(err(format!("deadband = {}: must be 0 or more", l.deadband)));
     }
     if l.rate_per_min <= 0.0 {
@@ -173,7 +154,10 @@ impl SensorTable {
             } else {
                 table.to_string()
             };
-            limits.push(resolve(&merge(kind_cfg, over), &table)?);
+            limits.push(resolve(
+                &over.map_or_else(|| kind_cfg.clone(), |o| o.or(kind_cfg)),
+                &table,
+            )?);
             info.push(SensorInfo {
                 id: s.id.clone(),
                 kind: s.kind,

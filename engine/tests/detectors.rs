@@ -12,35 +12,13 @@ use linepack_network::Network;
 use linepack_network::file::{Format, parse};
 use linepack_network::ids::SensorIdx;
 
-/// Station S feeds A; A–B–N in a line; valve V (closed) to X; user C at N
-/// with a flow meter, gas detector and shut-off valve.
-fn network() -> Network {
-    let text = r#"{
-        "version": 1, "name": "engine-test",
-        "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
-                "compressibility": {"model": "constant", "z": 1.0}},
-        "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "N", "elevation_m": 0},
-                  {"id": "X", "elevation_m": 0}],
-        "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.1},
-                  {"id": "P2", "from": "B", "to": "N", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.1}],
-        "valves": [{"id": "V", "from": "N", "to": "X", "open": false, "diameter_mm": 100}],
-        "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4, "kind": "city_gate"}],
-        "consumers": [{"id": "C", "node": "N", "kind": "commercial", "demand_kg_s": 0.01}],
-        "sensors": [
-            {"id": "PT-A", "kind": "pressure", "at": "A"},
-            {"id": "PT-B", "kind": "pressure", "at": "B"},
-            {"id": "PT-N", "kind": "pressure", "at": "N"},
-            {"id": "PT-X", "kind": "pressure", "at": "X"},
-            {"id": "FT-C", "kind": "flow", "at": "C"},
-            {"id": "GD-C", "kind": "gas_detector", "at": "C"},
-            {"id": "SV-C", "kind": "shutoff_valve", "at": "C"}
-        ],
-        "zones": [{"id": "Z1", "nodes": ["A", "B", "N"]}, {"id": "Z2", "nodes": ["X"]}]
-    }"#;
-    parse(text, Format::Json, Path::new("engine-test.json")).unwrap()
-}
+mod common;
 
-const T0: i64 = 1_795_392_000_000; // Monday 2026-11-23 00:00 UTC
+use common::{NETWORK_JSON, T0};
+
+fn network() -> Network {
+    parse(NETWORK_JSON, Format::Json, Path::new("engine-test.json")).unwrap()
+}
 
 /// Pressure limits for the tests; everything else at its defaults.
 fn config() -> EngineConfig {
@@ -182,7 +160,8 @@ fn stale_versus_good_and_a_sensor_that_never_reports() {
         .filter(|e| e.source == "PT-A")
         .collect();
     assert_eq!(ids(&e), [("stale:PT-A".into(), "unacknowledged".into())]);
-    assert!(e[0].message.contains("no reading for 301 s"), "{}", e[0].message);
+    assert!(e[0].message.contains("no reading for 300 s"), "{}", e[0].message);
+    assert_eq!(e[0].ts_ms, T0 + 900_001, "stamped when it went stale, not when noticed");
     let e = rig.feed(&[("PT-A", 10 * 60 + 400, 4.0)]);
     assert_eq!(ids(&e), [("stale:PT-A".into(), "returned_unacknowledged".into())]);
 }
@@ -342,7 +321,7 @@ fn device_events_tamper_fault_and_battery() {
 
 #[test]
 fn usage_when_the_profile_says_closed() {
-    let mut c = config();
+    let mut c = config_without_stale();
     c.usage.on_delay_s = 600.0;
     let mut rig = Rig::new(&c);
     // Two weeks of learning: open 08:00–18:00 at 0.02 kg/s, closed otherwise.
@@ -539,10 +518,10 @@ fn a_restart_restores_alarm_state_from_the_journal() {
         journal.record(&entries).unwrap();
         let history = journal.history(10).unwrap();
         assert!(
-            history.iter().any(|(id, state, msg, by)| id == "low:PT-A"
-                && state == "acknowledged"
-                && by.as_deref() == Some("anna")
-                && msg.contains("crew sent")),
+            history.iter().any(|h| h.alarm_id == "low:PT-A"
+                && h.state == "acknowledged"
+                && h.by.as_deref() == Some("anna")
+                && h.comment.as_deref() == Some("crew sent")),
             "{history:?}"
         );
     }
@@ -598,4 +577,60 @@ fn shards_own_whole_zones_and_give_the_same_alarms() {
     };
     assert!(!outs.0.is_empty());
     assert_eq!(norm(&outs.0), norm(&outs.1));
+}
+
+#[test]
+fn alarms_do_not_depend_on_how_readings_are_batched() {
+    // A gap longer than the stale limit, the limit crossed with delays,
+    // gas confirmed: all inside one batch, or one reading per batch.
+    let mut c = config();
+    c.sensors.pressure.on_delay_s = Some(20.0);
+    let readings = [
+        ("PT-A", 0, 4.0),
+        ("GD-C", 5, 30.0),
+        ("PT-A", 10, 2.5),
+        ("GD-C", 20, 30.0),
+        ("PT-A", 40, 2.5),
+        ("PT-A", 400, 4.0),
+        ("GD-C", 410, 0.0),
+    ];
+    let mut one = Rig::new(&c);
+    let batch: Vec<Reading> = readings
+        .iter()
+        .map(|&(id, s, v)| Reading {
+            sensor: one.sensor(id),
+            ts_ms: T0 + s * 1000,
+            value: v,
+            quality: Quality::Good,
+            event: None,
+        })
+        .collect();
+    let together = one.batch(Batch {
+        readings: batch,
+        gaps: vec![],
+    });
+    let mut many = Rig::new(&c);
+    let apart = many.feed(&readings);
+    let norm = |v: &[AlarmEvent]| {
+        let mut s: Vec<(String, String, i64)> = v
+            .iter()
+            .map(|e| (e.alarm_id.clone(), e.state.clone(), e.ts_ms))
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(norm(&together), norm(&apart));
+    let t = norm(&together);
+    assert!(
+        t.contains(&("stale:PT-A".into(), "unacknowledged".into(), T0 + 340_001)),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&("low:PT-A".into(), "unacknowledged".into(), T0 + 30_000)),
+        "{t:?}"
+    );
+    assert!(
+        t.contains(&("gas_detected:GD-C".into(), "unacknowledged".into(), T0 + 15_000)),
+        "{t:?}"
+    );
 }

@@ -93,6 +93,12 @@ fn parse_friction(s: &str) -> Result<FrictionLaw, String> {
     s.parse()
 }
 
+/// Marks an error as the user's input being wrong (exit code 2): its text
+/// says which input, the error it wraps says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

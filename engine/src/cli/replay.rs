@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+
+use super::BadInput;
 use linepack_engine::alarm::AlarmEvent;
 use linepack_engine::config::EngineConfig;
 use linepack_engine::engine::Engine;
 use linepack_engine::hotloop::{self, Clock, Commit};
-use linepack_engine::journal::Journal;
+use linepack_engine::journal::{Journal, JournalError};
 use linepack_ingest::handoff::{Backpressure, handoff};
 use linepack_ingest::metrics::IngestMetrics;
 use linepack_ingest::replay::{ReplayOptions, replay_file};
@@ -25,8 +27,8 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<EngineConfig> {
         None => Ok(EngineConfig::default()),
         Some(p) => {
             let text =
-                std::fs::read_to_string(p).with_context(|| format!("cannot read configuration {}", p.display()))?;
-            EngineConfig::from_toml(&text).with_context(|| format!("configuration {}", p.display()))
+                std::fs::read_to_string(p).context(BadInput(format!("cannot read configuration {}", p.display())))?;
+            EngineConfig::from_toml(&text).context(BadInput(format!("configuration {}", p.display())))
         }
     }
 }
@@ -34,16 +36,21 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<EngineConfig> {
 pub fn run(network_path: &Path, config_path: Option<&Path>, recording: &Path) -> anyhow::Result<ExitCode> {
     let network = file::load(network_path)?;
     let config = load_config(config_path)?;
-    let table = config.units.sensor_table(&network).with_context(|| {
-        format!(
-            "configuration {}",
-            config_path.map_or("(defaults)".into(), |p| p.display().to_string())
-        )
-    })?;
-    let mut engine = Engine::new(&network, &config, 1)?;
+    let config_name = || {
+        let name = config_path.map_or("(defaults)".into(), |p| p.display().to_string());
+        BadInput(format!("configuration {name}"))
+    };
+    let table = config.units.sensor_table(&network).context(config_name())?;
+    let mut engine = Engine::new(&network, &config, 1).context(config_name())?;
+    std::fs::File::open(recording).context(BadInput(format!("cannot read recording {}", recording.display())))?;
     let mut journal = Journal::open(config.journal.path.as_deref())?;
     let mut after_restore = Vec::new();
-    let restored = journal.restore(&mut engine, &network, &mut after_restore)?;
+    let restored = match journal.restore(&mut engine, &network, &mut after_restore) {
+        Err(e @ JournalError::Restore { .. }) => {
+            return Err(anyhow::Error::new(e).context(BadInput("the journal does not fit this network".into())));
+        }
+        other => other?,
+    };
     if restored > 0 {
         eprintln!("restored {restored} standing alarms from the journal");
     }

@@ -7,7 +7,7 @@
 use linepack_ingest::telemetry::{DeviceEvent, Reading};
 use linepack_network::network::SensorKind;
 
-use super::{Condition, Debounce};
+use super::{Condition, Debounce, Pending};
 use crate::alarm::{AlarmKey, AlarmKind, Priority, Source};
 use crate::config::DevicesConfig;
 use crate::sensors::SensorTable;
@@ -69,6 +69,8 @@ pub struct DeviceDetector {
     neighbours: Vec<Vec<u32>>,
     /// Shut-off valves an operator commanded closed (by sensor).
     commanded_closed: Vec<bool>,
+    /// Gas detectors with a confirmation running.
+    pending: Pending,
 }
 
 const GAS_KINDS: [AlarmKind; 2] = [AlarmKind::GasDetected, AlarmKind::GasDetectedHigh];
@@ -116,6 +118,7 @@ impl DeviceDetector {
             recent: vec![Recent::default(); n],
             neighbours,
             commanded_closed: vec![false; n],
+            pending: Pending::new(n),
         }
     }
 
@@ -216,6 +219,9 @@ impl DeviceDetector {
                 out.push(cond(GAS_KINDS[level], i, active, r.ts_ms, r.value, limit));
             }
         }
+        if self.state[i].gas.iter().any(Debounce::pending) {
+            self.pending.add(i);
+        }
         self.escalate(i, r.ts_ms, out);
     }
 
@@ -223,7 +229,7 @@ impl DeviceDetector {
     /// pressure at its node has dropped.
     fn escalate(&mut self, g: usize, now: i64, out: &mut Vec<Condition>) {
         let window = (self.config.pressure_drop_window_s * 1000.0) as i64;
-        for level in 0..2 {
+        for (level, kind) in GAS_KINDS.into_iter().enumerate() {
             let s = self.state[g];
             if !s.gas[level].active || s.escalated[level] {
                 continue;
@@ -239,25 +245,31 @@ impl DeviceDetector {
                 self.state[g].escalated[level] = true;
                 out.push(Condition {
                     priority: Some(Priority::Critical),
-                    ..cond(GAS_KINDS[level], g, true, now, drop, self.config.pressure_drop_bar)
+                    ..cond(kind, g, true, now, drop, self.config.pressure_drop_bar)
                 });
             }
         }
     }
 
     /// Confirmation delays complete on the last value.
-    pub fn tick(&mut self, now_ms: i64, sensors: &[u32], table: &SensorTable, out: &mut Vec<Condition>) {
+    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Condition>) {
         let confirm = (self.config.confirm_s * 1000.0) as i64;
-        for &i in sensors {
-            if table.info[i as usize].kind != SensorKind::GasDetector {
-                continue;
-            }
-            for level in 0..2 {
-                if let Some(active) = self.state[i as usize].gas[level].tick(now_ms, confirm, 0) {
-                    let limit = [self.config.lel_warning_pct, self.config.lel_alarm_pct][level];
-                    out.push(cond(GAS_KINDS[level], i as usize, active, now_ms, f64::NAN, limit));
+        let limits = [self.config.lel_warning_pct, self.config.lel_alarm_pct];
+        let state = &mut self.state;
+        let mut confirmed = Vec::new();
+        self.pending.visit(|i| {
+            let s = &mut state[i as usize];
+            for (level, d) in s.gas.iter_mut().enumerate() {
+                if let Some((active, at)) = d.tick(now_ms, confirm, 0) {
+                    s.escalated[level] = false;
+                    out.push(cond(GAS_KINDS[level], i as usize, active, at, f64::NAN, limits[level]));
+                    confirmed.push((i as usize, at));
                 }
             }
+            s.gas.iter().any(Debounce::pending)
+        });
+        for (g, at) in confirmed {
+            self.escalate(g, at, out);
         }
     }
 }

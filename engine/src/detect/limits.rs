@@ -4,7 +4,7 @@
 
 use linepack_ingest::telemetry::Reading;
 
-use super::{Condition, Debounce, NEVER};
+use super::{Condition, Debounce, NEVER, Pending};
 use crate::alarm::{AlarmKey, AlarmKind, Source};
 use crate::sensors::{Limits, SensorTable};
 
@@ -20,8 +20,8 @@ struct SensorLimits {
 
 /// Limit state of a set of sensors.
 pub struct LimitDetector {
-    sensors: Vec<u32>,
     state: Vec<SensorLimits>,
+    pending: Pending,
 }
 
 fn limit_of(l: &Limits, level: usize) -> f64 {
@@ -34,9 +34,9 @@ fn limit_of(l: &Limits, level: usize) -> f64 {
 }
 
 impl LimitDetector {
-    pub fn new(n_sensors: usize, sensors: Vec<u32>) -> Self {
+    pub fn new(n_sensors: usize) -> Self {
         LimitDetector {
-            sensors,
+            pending: Pending::new(n_sensors),
             state: vec![
                 SensorLimits {
                     last_ms: NEVER,
@@ -108,44 +108,46 @@ impl LimitDetector {
         }
         s.last_value = r.value;
         s.last_ms = r.ts_ms;
+        if s.levels.iter().any(Debounce::pending) || s.rate.pending() {
+            self.pending.add(i);
+        }
     }
 
     /// Time passes: pending on- and off-delays complete on the last value.
     pub fn tick(&mut self, now_ms: i64, table: &SensorTable, out: &mut Vec<Condition>) {
-        for &i in &self.sensors {
+        let state = &mut self.state;
+        self.pending.visit(|i| {
             let l = &table.limits[i as usize];
-            if l.on_delay_ms == 0 && l.off_delay_ms == 0 {
-                continue;
-            }
-            let s = &mut self.state[i as usize];
+            let s = &mut state[i as usize];
             for (level, d) in s.levels.iter_mut().enumerate() {
-                if let Some(active) = d.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
+                if let Some((active, at)) = d.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
                     out.push(Condition {
                         key: AlarmKey {
                             kind: LEVELS[level],
                             source: Source::Sensor(i),
                         },
                         active,
-                        ts_ms: now_ms,
+                        ts_ms: at,
                         value: s.last_value,
                         limit: limit_of(l, level),
                         priority: None,
                     });
                 }
             }
-            if let Some(active) = s.rate.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
+            if let Some((active, at)) = s.rate.tick(now_ms, l.on_delay_ms, l.off_delay_ms) {
                 out.push(Condition {
                     key: AlarmKey {
                         kind: AlarmKind::RateOfChange,
                         source: Source::Sensor(i),
                     },
                     active,
-                    ts_ms: now_ms,
+                    ts_ms: at,
                     value: f64::NAN,
                     limit: l.rate_per_min,
                     priority: None,
                 });
             }
-        }
+            s.levels.iter().any(Debounce::pending) || s.rate.pending()
+        });
     }
 }

@@ -84,12 +84,60 @@ impl Debounce {
     }
 
     /// Time passing with no new reading: the last raw value keeps holding.
+    /// `Some((new, at))` when a delay completed by `now`, `at` being the
+    /// moment it completed (not when the tick noticed).
     #[inline]
-    pub fn tick(&mut self, now: i64, on_delay_ms: i64, off_delay_ms: i64) -> Option<bool> {
-        if self.raw == self.active || self.since == NEVER {
+    pub fn tick(&mut self, now: i64, on_delay_ms: i64, off_delay_ms: i64) -> Option<(bool, i64)> {
+        if !self.pending() {
             return None;
         }
-        self.feed(self.raw, now, on_delay_ms, off_delay_ms)
+        let due = self
+            .since
+            .saturating_add(if self.raw { on_delay_ms } else { off_delay_ms });
+        (now >= due).then(|| {
+            self.active = self.raw;
+            (self.active, due)
+        })
+    }
+
+    /// The raw value differs from the output: a delay is running.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.raw != self.active && self.since != NEVER
+    }
+}
+
+/// The sensors with a delay running, so that ticks visit only them.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    list: Vec<u32>,
+    member: Vec<bool>,
+}
+
+impl Pending {
+    pub fn new(n_sensors: usize) -> Self {
+        Pending {
+            list: Vec::new(),
+            member: vec![false; n_sensors],
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, sensor: usize) {
+        if !self.member[sensor] {
+            self.member[sensor] = true;
+            self.list.push(sensor as u32);
+        }
+    }
+
+    /// Visits every member; those for which `visit` returns false leave.
+    pub fn visit(&mut self, mut visit: impl FnMut(u32) -> bool) {
+        let member = &mut self.member;
+        self.list.retain(|&i| {
+            let keep = visit(i);
+            member[i as usize] = keep;
+            keep
+        });
     }
 }
 
@@ -107,7 +155,8 @@ mod tests {
         assert_eq!(d.feed(true, 12, 10, 5), None, "a blip back does not restart anything");
         assert_eq!(d.feed(false, 13, 10, 5), None);
         assert_eq!(d.tick(17, 10, 5), None);
-        assert_eq!(d.tick(18, 10, 5), Some(false));
+        assert_eq!(d.tick(25, 10, 5), Some((false, 18)), "stamped when the delay completed");
+        assert!(!d.pending());
     }
 
     #[test]

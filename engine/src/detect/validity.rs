@@ -2,6 +2,9 @@
 //! `device_offline`), flat-line (a value that does not move), and out of
 //! physical range. "No data" is its own alarm, never "OK".
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use linepack_ingest::telemetry::Reading;
 use linepack_network::network::SensorKind;
 
@@ -24,6 +27,10 @@ pub struct Validity {
     sensors: Vec<u32>,
     state: Vec<SensorValidity>,
     started: bool,
+    /// When each sensor that is not stale would be, at the earliest: one
+    /// entry per such sensor, checked against its last reading when due,
+    /// so a reading costs nothing here and a tick only what is due.
+    deadlines: BinaryHeap<Reverse<(i64, u32)>>,
 }
 
 fn key(kind: AlarmKind, sensor: u32) -> AlarmKey {
@@ -57,6 +64,7 @@ impl Validity {
                 n_sensors
             ],
             started: false,
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -106,6 +114,10 @@ impl Validity {
         s.last_ms = s.last_ms.max(r.ts_ms);
         if s.stale {
             s.stale = false;
+            if self.started {
+                self.deadlines
+                    .push(Reverse((s.last_ms.saturating_add(l.stale_after_ms), i as u32)));
+            }
             out.push(Condition {
                 key: key(stale_kind(table.info[i].kind), i as u32),
                 active: false,
@@ -135,8 +147,9 @@ impl Validity {
         }
     }
 
-    /// Time passes: sensors silent for longer than their limit go stale.
-    /// Sensors that never reported count from the first tick.
+    /// Time passes: sensors silent for longer than their limit go stale, as
+    /// of the moment they passed it. Sensors that never reported count
+    /// from the first tick.
     pub fn tick(&mut self, now_ms: i64, table: &SensorTable, out: &mut Vec<Condition>) {
         if !self.started {
             self.started = true;
@@ -145,22 +158,34 @@ impl Validity {
                 if s.last_ms == NEVER {
                     s.last_ms = now_ms;
                 }
+                let after = table.limits[i as usize].stale_after_ms;
+                if after > 0 && !s.stale {
+                    self.deadlines.push(Reverse((s.last_ms.saturating_add(after), i)));
+                }
             }
         }
-        for &i in &self.sensors {
+        while let Some(&Reverse((due, i))) = self.deadlines.peek() {
+            if due >= now_ms {
+                break;
+            }
+            self.deadlines.pop();
             let l = &table.limits[i as usize];
             let s = &mut self.state[i as usize];
-            if l.stale_after_ms > 0 && !s.stale && now_ms - s.last_ms > l.stale_after_ms {
-                s.stale = true;
-                out.push(Condition {
-                    key: key(stale_kind(table.info[i as usize].kind), i),
-                    active: true,
-                    ts_ms: now_ms,
-                    value: ((now_ms - s.last_ms) / 1000) as f64,
-                    limit: l.stale_after_ms as f64 / 1000.0,
-                    priority: None,
-                });
+            let due = s.last_ms.saturating_add(l.stale_after_ms);
+            if due >= now_ms {
+                // A reading came since: not due yet.
+                self.deadlines.push(Reverse((due, i)));
+                continue;
             }
+            s.stale = true;
+            out.push(Condition {
+                key: key(stale_kind(table.info[i as usize].kind), i),
+                active: true,
+                ts_ms: due + 1,
+                value: ((due - s.last_ms) / 1000) as f64,
+                limit: l.stale_after_ms as f64 / 1000.0,
+                priority: None,
+            });
         }
     }
 }
