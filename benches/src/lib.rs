@@ -23,3 +23,19 @@ pub fn city_network(nodes: usize, seed: u64) -> Network {
     )
     .expect("generated networks are valid")
 }
+
+/// A generated city with at least `sensors` sensors (the generator gives
+/// about one per five grid junctions, mostly users' gas detectors and
+/// shut-off valves).
+pub fn city_with_sensors(sensors: usize, seed: u64) -> Network {
+    let mut nodes = sensors * 5;
+    loop {
+        let net = city_network(nodes, seed);
+        if net.sensors.len() >= sensors {
+            return net;
+        }
+        nodes += nodes / 10;
+    }
+}
+
+pub mod engine;

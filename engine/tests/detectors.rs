@@ -634,3 +634,23 @@ fn alarms_do_not_depend_on_how_readings_are_batched() {
         "{t:?}"
     );
 }
+
+#[test]
+fn rate_of_change_is_measured_over_a_minute_so_noise_does_not_count() {
+    let mut c = config();
+    c.sensors.pressure.rate_of_change_per_min = Some(0.5);
+    let mut rig = Rig::new(&c);
+    // Every 5 s, ±0.02 bar of noise around 4.0: 0.48 bar/min between
+    // neighbours, but nothing over a minute.
+    let noisy: Vec<(&str, i64, f64)> = (0..60)
+        .map(|k| ("PT-A", k * 5, if k % 2 == 0 { 4.02 } else { 3.98 }))
+        .collect();
+    let e = rig.feed(&noisy);
+    assert!(e.iter().all(|x| x.kind != "rate_of_change"), "{:?}", ids(&e));
+    // A real fall: 1 bar in a minute.
+    let falling: Vec<(&str, i64, f64)> = (0..=12).map(|k| ("PT-A", 300 + k * 5, 4.0 - k as f64 / 12.0)).collect();
+    let e = rig.feed(&falling);
+    let rate: Vec<&AlarmEvent> = e.iter().filter(|x| x.kind == "rate_of_change").collect();
+    assert_eq!(rate.len(), 1, "{:?}", ids(&e));
+    assert!(rate[0].value.unwrap() > 0.5, "{:?}", rate[0]);
+}

@@ -219,8 +219,8 @@ impl DeviceDetector {
                 out.push(cond(GAS_KINDS[level], i, active, r.ts_ms, r.value, limit));
             }
         }
-        if self.state[i].gas.iter().any(Debounce::pending) {
-            self.pending.add(i);
+        if let Some(due) = self.state[i].gas.iter().filter_map(|d| d.due(confirm, 0)).min() {
+            self.pending.add(i, due);
         }
         self.escalate(i, r.ts_ms, out);
     }
@@ -257,7 +257,7 @@ impl DeviceDetector {
         let limits = [self.config.lel_warning_pct, self.config.lel_alarm_pct];
         let state = &mut self.state;
         let mut confirmed = Vec::new();
-        self.pending.visit(|i| {
+        self.pending.visit(now_ms, |i| {
             let s = &mut state[i as usize];
             for (level, d) in s.gas.iter_mut().enumerate() {
                 if let Some((active, at)) = d.tick(now_ms, confirm, 0) {
@@ -266,7 +266,7 @@ impl DeviceDetector {
                     confirmed.push((i as usize, at));
                 }
             }
-            s.gas.iter().any(Debounce::pending)
+            s.gas.iter().filter_map(|d| d.due(confirm, 0)).min()
         });
         for (g, at) in confirmed {
             self.escalate(g, at, out);

@@ -1,12 +1,16 @@
 //! Limits per point: low-low, low, high, high-high with a deadband (an
 //! alarm clears only that far back inside its limit) and on/off delays, and
-//! the rate of change between consecutive readings.
+//! the rate of change, measured over at least a minute so that noise on
+//! fast-reporting points does not read as a steep change.
 
 use linepack_ingest::telemetry::Reading;
 
 use super::{Condition, Debounce, NEVER, Pending};
 use crate::alarm::{AlarmKey, AlarmKind, Source};
 use crate::sensors::{Limits, SensorTable};
+
+/// The rate of change is measured against a reading at least this old.
+const RATE_SPAN_MS: i64 = 60_000;
 
 const LEVELS: [AlarmKind; 4] = [AlarmKind::LowLow, AlarmKind::Low, AlarmKind::High, AlarmKind::HighHigh];
 
@@ -16,6 +20,20 @@ struct SensorLimits {
     rate: Debounce,
     last_value: f64,
     last_ms: i64,
+    /// The reading the rate of change is measured from.
+    rate_from_value: f64,
+    rate_from_ms: i64,
+}
+
+impl SensorLimits {
+    /// When the first of its running delays completes.
+    fn due(&self, l: &Limits) -> Option<i64> {
+        self.levels
+            .iter()
+            .chain([&self.rate])
+            .filter_map(|d| d.due(l.on_delay_ms, l.off_delay_ms))
+            .min()
+    }
 }
 
 /// Limit state of a set of sensors.
@@ -40,6 +58,7 @@ impl LimitDetector {
             state: vec![
                 SensorLimits {
                     last_ms: NEVER,
+                    rate_from_ms: NEVER,
                     ..Default::default()
                 };
                 n_sensors
@@ -88,8 +107,11 @@ impl LimitDetector {
                 });
             }
         }
-        if !l.rate_per_min.is_nan() && s.last_ms != NEVER && r.ts_ms > s.last_ms {
-            let per_min = (r.value - s.last_value).abs() / ((r.ts_ms - s.last_ms) as f64 / 60_000.0);
+        if s.rate_from_ms == NEVER || r.ts_ms < s.rate_from_ms {
+            (s.rate_from_value, s.rate_from_ms) = (r.value, r.ts_ms);
+        } else if !l.rate_per_min.is_nan() && r.ts_ms - s.rate_from_ms >= RATE_SPAN_MS {
+            let per_min = (r.value - s.rate_from_value).abs() / ((r.ts_ms - s.rate_from_ms) as f64 / 60_000.0);
+            (s.rate_from_value, s.rate_from_ms) = (r.value, r.ts_ms);
             // Clears below 80 % of the limit, so noise at the limit does not flap.
             let raw = per_min > l.rate_per_min || (s.rate.active && per_min > 0.8 * l.rate_per_min);
             if let Some(active) = s.rate.feed(raw, r.ts_ms, l.on_delay_ms, l.off_delay_ms) {
@@ -108,15 +130,15 @@ impl LimitDetector {
         }
         s.last_value = r.value;
         s.last_ms = r.ts_ms;
-        if s.levels.iter().any(Debounce::pending) || s.rate.pending() {
-            self.pending.add(i);
+        if let Some(due) = s.due(l) {
+            self.pending.add(i, due);
         }
     }
 
     /// Time passes: pending on- and off-delays complete on the last value.
     pub fn tick(&mut self, now_ms: i64, table: &SensorTable, out: &mut Vec<Condition>) {
         let state = &mut self.state;
-        self.pending.visit(|i| {
+        self.pending.visit(now_ms, |i| {
             let l = &table.limits[i as usize];
             let s = &mut state[i as usize];
             for (level, d) in s.levels.iter_mut().enumerate() {
@@ -147,7 +169,7 @@ impl LimitDetector {
                     priority: None,
                 });
             }
-            s.levels.iter().any(Debounce::pending) || s.rate.pending()
+            s.due(l)
         });
     }
 }

@@ -105,13 +105,23 @@ impl Debounce {
     pub fn pending(&self) -> bool {
         self.raw != self.active && self.since != NEVER
     }
+
+    /// When the running delay completes, if one runs.
+    #[inline]
+    pub fn due(&self, on_delay_ms: i64, off_delay_ms: i64) -> Option<i64> {
+        self.pending()
+            .then(|| self.since.saturating_add(if self.raw { on_delay_ms } else { off_delay_ms }))
+    }
 }
 
-/// The sensors with a delay running, so that ticks visit only them.
-#[derive(Clone, Debug, Default)]
+/// The sensors with a delay running and the earliest moment one of them
+/// falls due, so that a tick costs nothing until then and then visits only
+/// them.
+#[derive(Clone, Debug)]
 pub struct Pending {
     list: Vec<u32>,
     member: Vec<bool>,
+    next_due: i64,
 }
 
 impl Pending {
@@ -119,25 +129,40 @@ impl Pending {
         Pending {
             list: Vec::new(),
             member: vec![false; n_sensors],
+            next_due: i64::MAX,
         }
     }
 
+    /// `sensor` has a delay running that completes at `due`.
     #[inline]
-    pub fn add(&mut self, sensor: usize) {
+    pub fn add(&mut self, sensor: usize, due: i64) {
         if !self.member[sensor] {
             self.member[sensor] = true;
             self.list.push(sensor as u32);
         }
+        self.next_due = self.next_due.min(due);
     }
 
-    /// Visits every member; those for which `visit` returns false leave.
-    pub fn visit(&mut self, mut visit: impl FnMut(u32) -> bool) {
+    /// At `now`, if anything is due, visits every member; `visit` returns
+    /// when the member's next delay completes, or `None` to let it go.
+    #[inline]
+    pub fn visit(&mut self, now: i64, mut visit: impl FnMut(u32) -> Option<i64>) {
+        if now < self.next_due {
+            return;
+        }
         let member = &mut self.member;
-        self.list.retain(|&i| {
-            let keep = visit(i);
-            member[i as usize] = keep;
-            keep
+        let mut next = i64::MAX;
+        self.list.retain(|&i| match visit(i) {
+            Some(due) => {
+                next = next.min(due);
+                true
+            }
+            None => {
+                member[i as usize] = false;
+                false
+            }
         });
+        self.next_due = next;
     }
 }
 
