@@ -35,6 +35,9 @@ const BATCH: usize = 100;
 const PROBE_EVERY: usize = 10;
 const WARM_UP: Duration = Duration::from_secs(1);
 
+/// A probe's alarm: its id and the reading's time, ms.
+type Probe = (String, i64);
+
 struct Run {
     latencies_us: Vec<f64>,
     probes: usize,
@@ -55,9 +58,9 @@ fn run(network: &Network, on_disk: bool, seconds: f64, rate: f64) -> Run {
     let pressure: Vec<usize> = (0..network.sensors.len())
         .filter(|&i| network.sensors[i].kind == SensorKind::Pressure)
         .collect();
-    // alarm_id and reading time of each probe -> when it was sent.
-    let sent: Arc<Mutex<HashMap<(String, i64), Instant>>> = Arc::default();
-    let announced: Arc<Mutex<Vec<((String, i64), Instant)>>> = Arc::default();
+    // Each probe's alarm -> when it was sent, and when it was announced.
+    let sent: Arc<Mutex<HashMap<Probe, Instant>>> = Arc::default();
+    let announced: Arc<Mutex<Vec<(Probe, Instant)>>> = Arc::default();
 
     let producer = {
         let network = network.clone();
@@ -82,7 +85,7 @@ fn run(network: &Network, on_disk: bool, seconds: f64, rate: f64) -> Run {
                         .push(normal_reading(&network, (k % n as u64) as usize, ts, k));
                     k += 1;
                 }
-                if batches % PROBE_EVERY == 0 {
+                if batches.is_multiple_of(PROBE_EVERY) {
                     let sensor = pressure[probes % pressure.len()];
                     let mut r = normal_reading(&network, sensor, ts, k);
                     r.value = 2.5;

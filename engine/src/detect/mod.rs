@@ -109,8 +109,10 @@ impl Debounce {
     /// When the running delay completes, if one runs.
     #[inline]
     pub fn due(&self, on_delay_ms: i64, off_delay_ms: i64) -> Option<i64> {
-        self.pending()
-            .then(|| self.since.saturating_add(if self.raw { on_delay_ms } else { off_delay_ms }))
+        self.pending().then(|| {
+            self.since
+                .saturating_add(if self.raw { on_delay_ms } else { off_delay_ms })
+        })
     }
 }
 
