@@ -38,7 +38,7 @@ fn hot_path(c: &mut Criterion) {
             let i = r.sensor.index();
             if network.sensors[i].kind == SensorKind::Pressure && i % 100 == 0 {
                 let round = ((r.ts_ms - START_MS) / PERIOD_MS) as usize;
-                if round % 2 == 0 {
+                if round.is_multiple_of(2) {
                     r.value = 2.5;
                 }
                 k += 1;
