@@ -36,6 +36,9 @@ impl LiveState {
     #[inline]
     pub fn update(&mut self, r: &Reading) {
         let i = r.sensor.index();
+        if r.ts_ms < self.ts_ms[i] {
+            return; // late: the live value is the newest one
+        }
         self.value[i] = r.value;
         self.ts_ms[i] = r.ts_ms;
         self.quality[i] = r.quality;

@@ -654,3 +654,55 @@ fn rate_of_change_is_measured_over_a_minute_so_noise_does_not_count() {
     assert_eq!(rate.len(), 1, "{:?}", ids(&e));
     assert!(rate[0].value.unwrap() > 0.5, "{:?}", rate[0]);
 }
+
+#[test]
+fn a_restart_during_a_station_failure_keeps_the_downstream_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let c = config();
+    {
+        let mut rig = Rig::new(&c);
+        let mut journal = Journal::open(Some(&path)).unwrap();
+        let mut out = Vec::new();
+        let at = |id: &str, v: f64| Reading {
+            sensor: rig.sensor(id),
+            ts_ms: T0,
+            value: v,
+            quality: Quality::Good,
+            event: None,
+        };
+        let batch = Batch {
+            readings: vec![at("PT-B", 2.5), at("PT-A", 1.0)],
+            gaps: vec![],
+        };
+        rig.engine.process(&batch, &mut out);
+        assert_eq!(rig.state(AlarmKind::Low, "PT-B"), "suppressed");
+        let namer = Namer {
+            network: &rig.net,
+            engine: &rig.engine,
+        };
+        let entries: Vec<_> = out
+            .iter()
+            .map(|t| (t.clone(), namer.event(t), rig.engine.alarm(&t.key).unwrap().clone()))
+            .collect();
+        journal.record(&entries).unwrap();
+    }
+    let mut rig = Rig::new(&c);
+    let journal = Journal::open(Some(&path)).unwrap();
+    let mut after = Vec::new();
+    journal.restore(&mut rig.engine, &rig.net, &mut after).unwrap();
+    assert_eq!(rig.state(AlarmKind::LowLow, "PT-A"), "unacknowledged");
+    assert_eq!(
+        rig.state(AlarmKind::Low, "PT-B"),
+        "suppressed",
+        "the station is failed again after the restore"
+    );
+    // The station recovers: PT-B's low alarm, still active, comes back.
+    let e = rig.feed(&[("PT-A", 30, 4.0)]);
+    assert!(
+        e.iter()
+            .any(|x| x.alarm_id == "low:PT-B" && x.state == "unacknowledged"),
+        "{:?}",
+        ids(&e)
+    );
+}

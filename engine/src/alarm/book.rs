@@ -389,27 +389,37 @@ impl AlarmBook {
     /// (`on`) or ends, for one reason (reasons are counted: a source stays
     /// suppressed while any applies).
     pub fn suppress(&mut self, sources: &[Source], on: bool, ts_ms: i64, out: &mut Vec<Transition>) {
+        let mut now_suppressed = HashMap::with_capacity(sources.len());
         for s in sources {
             let n = self.suppressed_sources.entry(*s).or_insert(0);
             *n = if on { *n + 1 } else { n.saturating_sub(1) };
-            let now = *n > 0;
-            for a in &mut self.alarms {
-                if a.key.source == *s && is_consequential(a.key.kind) && a.suppressed != now {
-                    let from = a.state();
-                    a.suppressed = now;
-                    a.cycle = if a.active { Cycle::Unack } else { Cycle::Normal };
-                    a.last_ms = ts_ms;
-                    if a.state() != from {
-                        out.push(Self::transition(a, from, None));
-                    }
+            now_suppressed.insert(*s, *n > 0);
+        }
+        for a in &mut self.alarms {
+            let Some(&now) = now_suppressed.get(&a.key.source) else {
+                continue;
+            };
+            if is_consequential(a.key.kind) && a.suppressed != now {
+                let from = a.state();
+                a.suppressed = now;
+                a.cycle = if a.active { Cycle::Unack } else { Cycle::Normal };
+                a.last_ms = ts_ms;
+                if a.state() != from {
+                    out.push(Self::transition(a, from, None));
                 }
             }
         }
     }
 
     /// Puts an alarm back as the journal last recorded it (restart).
+    /// Suppression is not taken from the journal but from what suppresses
+    /// its source now (closed valves; failed stations are re-derived after
+    /// the restore).
     pub fn restore(&mut self, alarm: Alarm) {
+        let mut alarm = alarm;
         let key = alarm.key;
+        alarm.suppressed =
+            is_consequential(key.kind) && self.suppressed_sources.get(&key.source).is_some_and(|&n| n > 0);
         match self.index.get(&key) {
             Some(&i) => self.alarms[i] = alarm,
             None => {
