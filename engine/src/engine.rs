@@ -166,15 +166,16 @@ impl Engine {
         // Whole zones to shards, round robin by size; the rest by index.
         let shards = shards.clamp(1, u16::MAX as usize);
         let mut shard_of = vec![0u16; n];
-        let mut zone_sizes: Vec<(usize, usize)> = (0..network.zones.len()).map(|z| (z, 0)).collect();
+        let n_zones = table.zone_names.len();
+        let mut zone_sizes: Vec<(usize, usize)> = (0..n_zones).map(|z| (z, 0)).collect();
         for s in &table.info {
             if let Some(z) = s.zone {
-                zone_sizes[z.index()].1 += 1;
+                zone_sizes[z as usize].1 += 1;
             }
         }
         zone_sizes.sort_by_key(|&(z, size)| (std::cmp::Reverse(size), z));
         let mut load = vec![0usize; shards];
-        let mut zone_shard = vec![0u16; network.zones.len()];
+        let mut zone_shard = vec![0u16; n_zones];
         for (z, size) in zone_sizes {
             let least = (0..shards).min_by_key(|&s| (load[s], s)).unwrap_or(0);
             zone_shard[z] = least as u16;
@@ -182,7 +183,7 @@ impl Engine {
         }
         for (i, s) in table.info.iter().enumerate() {
             shard_of[i] = match s.zone {
-                Some(z) => zone_shard[z.index()],
+                Some(z) => zone_shard[z as usize],
                 None => (i % shards) as u16,
             };
         }

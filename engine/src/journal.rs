@@ -285,9 +285,9 @@ impl Journal {
                 Some(ElementRef::Consumer(c)) => Source::Consumer(c.index() as u32),
                 _ => return Err(bad("the network has no such consumer")),
             },
-            "zone" => match network.find(&row.source) {
-                Some(ElementRef::Zone(z)) => Source::Zone(z.index() as u32),
-                _ => return Err(bad("the network has no such zone")),
+            "zone" => match engine.table.zone_names.iter().position(|z| *z == row.source) {
+                Some(z) => Source::Zone(z as u32),
+                None => return Err(bad("the network has no such zone")),
             },
             "site" => Source::Site(engine.site_index(&row.source)),
             "system" => Source::System,

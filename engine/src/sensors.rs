@@ -3,8 +3,11 @@
 //! overrides), checked once at start.
 
 use linepack_network::Network;
-use linepack_network::ids::{ConsumerIdx, ElementRef, NodeIdx, ZoneIdx};
+use std::collections::HashSet;
+
+use linepack_network::ids::{BranchRef, ConsumerIdx, ElementRef, NodeIdx};
 use linepack_network::network::SensorKind;
+use linepack_network::topology::Topology;
 
 use crate::config::{EngineConfig, LimitsConfig};
 
@@ -16,7 +19,8 @@ pub struct SensorInfo {
     /// The node it measures at (pipes and regulators: their inlet).
     pub node: Option<NodeIdx>,
     pub consumer: Option<ConsumerIdx>,
-    pub zone: Option<ZoneIdx>,
+    /// Index into [`SensorTable::zone_names`].
+    pub zone: Option<u32>,
 }
 
 /// One sensor's limits; NaN where a limit is not set, 0 where a time check
@@ -107,6 +111,8 @@ fn resolve(c: &LimitsConfig, table: &str) -> Result<Limits, LimitsError> {
 pub struct SensorTable {
     pub info: Vec<SensorInfo>,
     pub limits: Vec<Limits>,
+    /// Balance zones: the network file's, or derived from flow meters.
+    pub zone_names: Vec<String>,
 }
 
 impl SensorTable {
@@ -122,12 +128,7 @@ impl SensorTable {
                 });
             }
         }
-        let mut zone_of = vec![None; network.nodes.len()];
-        for (z, zone) in network.zones.iter().enumerate() {
-            for n in &zone.nodes {
-                zone_of[n.index()] = Some(ZoneIdx::new(z));
-            }
-        }
+        let (zone_names, zone_of) = zones(network);
         let mut info = Vec::with_capacity(network.sensors.len());
         let mut limits = Vec::with_capacity(network.sensors.len());
         for s in &network.sensors {
@@ -166,6 +167,43 @@ impl SensorTable {
                 zone: node.and_then(|n| zone_of[n.index()]),
             });
         }
-        Ok(SensorTable { info, limits })
+        Ok(SensorTable {
+            info,
+            limits,
+            zone_names,
+        })
     }
+}
+
+/// The zones' names and the zone of each node: the network file's zones,
+/// or, when it names none, the parts its branch flow meters bound
+/// (`zone-1`, `zone-2`, ... by first node).
+fn zones(network: &Network) -> (Vec<String>, Vec<Option<u32>>) {
+    let mut zone_of = vec![None; network.nodes.len()];
+    if !network.zones.is_empty() {
+        for (z, zone) in network.zones.iter().enumerate() {
+            for n in &zone.nodes {
+                zone_of[n.index()] = Some(z as u32);
+            }
+        }
+        return (network.zones.iter().map(|z| z.id.clone()).collect(), zone_of);
+    }
+    let metered: HashSet<BranchRef> = network
+        .sensors
+        .iter()
+        .filter(|s| s.kind == SensorKind::Flow)
+        .filter_map(|s| match s.at {
+            ElementRef::Pipe(i) => Some(BranchRef::Pipe(i)),
+            ElementRef::Valve(i) => Some(BranchRef::Valve(i)),
+            ElementRef::Regulator(i) => Some(BranchRef::Regulator(i)),
+            _ => None,
+        })
+        .collect();
+    let derived = Topology::new(network).metered_zones(network, &|b| metered.contains(&b));
+    for (z, nodes) in derived.iter().enumerate() {
+        for n in nodes {
+            zone_of[n.index()] = Some(z as u32);
+        }
+    }
+    ((1..=derived.len()).map(|k| format!("zone-{k}")).collect(), zone_of)
 }

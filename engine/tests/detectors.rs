@@ -706,3 +706,56 @@ fn a_restart_during_a_station_failure_keeps_the_downstream_suppressed() {
         ids(&e)
     );
 }
+
+#[test]
+fn without_zones_in_the_file_the_flow_meters_bound_them() {
+    // The test network without its zones, and a flow meter on P2: A–B | N–X.
+    let mut file: linepack_network::file::NetworkFile = serde_json::from_str(NETWORK_JSON).unwrap();
+    file.zones.clear();
+    file.sensors.push(linepack_network::file::schema::SensorSpec {
+        id: "FT-P2".into(),
+        kind: linepack_network::network::SensorKind::Flow,
+        at: "P2".into(),
+    });
+    let text = linepack_network::file::to_string(&file, Format::Json);
+    let net = parse(&text, Format::Json, Path::new("no-zones.json")).unwrap();
+    let engine = Engine::new(&net, &config(), 2).unwrap();
+    let zone_of = |id: &str| {
+        let Some(linepack_network::ElementRef::Sensor(s)) = net.find(id) else {
+            panic!("{id}")
+        };
+        engine.table.info[s.index()]
+            .zone
+            .map(|z| engine.table.zone_names[z as usize].clone())
+    };
+    assert_eq!(zone_of("PT-A"), Some("zone-1".into()));
+    assert_eq!(zone_of("PT-B"), Some("zone-1".into()));
+    assert_eq!(
+        zone_of("FT-P2"),
+        Some("zone-1".into()),
+        "a pipe's meter sits at its inlet"
+    );
+    assert_eq!(zone_of("PT-N"), Some("zone-2".into()));
+    assert_eq!(zone_of("GD-C"), Some("zone-2".into()));
+    assert_eq!(
+        zone_of("PT-X"),
+        Some("zone-2".into()),
+        "the closed valve does not bound a zone"
+    );
+}
+
+#[test]
+fn a_value_that_does_not_move_is_a_flatline() {
+    let mut c = config();
+    c.sensors.pressure.flatline_after_s = Some(60.0);
+    let mut rig = Rig::new(&c);
+    // Within the tolerance (1e-4 bar) for a minute: stuck.
+    let stuck: Vec<(&str, i64, f64)> = (0..=7).map(|k| ("PT-A", k * 10, 4.0 + (k % 2) as f64 * 5e-5)).collect();
+    let e = rig.feed(&stuck);
+    let flat: Vec<(String, String)> = ids(&e).into_iter().filter(|(id, _)| id == "flatline:PT-A").collect();
+    assert_eq!(flat, [("flatline:PT-A".into(), "unacknowledged".into())]);
+    assert_eq!(e.iter().find(|x| x.kind == "flatline").unwrap().ts_ms, T0 + 60_000);
+    // It moves: the alarm returns.
+    let e = rig.feed(&[("PT-A", 80, 3.99)]);
+    assert_eq!(ids(&e), [("flatline:PT-A".into(), "returned_unacknowledged".into())]);
+}

@@ -20,7 +20,8 @@ use std::collections::HashMap;
 
 use super::kind::{AlarmKind, Priority};
 
-/// What an alarm is on. Indices are the network's dense indices; sites are
+/// What an alarm is on. Sensors and consumers by the network's dense
+/// indices, zones by the sensor table's (`SensorTable::zone_names`), sites
 /// numbered by the engine as they appear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {

@@ -51,7 +51,7 @@ impl Namer<'_> {
         match source {
             Source::Sensor(s) => self.network.sensors[s as usize].id.clone(),
             Source::Consumer(c) => self.network.consumers[c as usize].id.clone(),
-            Source::Zone(z) => self.network.zones[z as usize].id.clone(),
+            Source::Zone(z) => self.engine.table.zone_names[z as usize].clone(),
             Source::Site(s) => format!("site:{}", self.engine.site_name(s)),
             Source::System => "system".into(),
         }
@@ -65,8 +65,8 @@ impl Namer<'_> {
         match source {
             Source::Sensor(s) => self.engine.table.info[s as usize]
                 .zone
-                .map(|z| self.network.zones[z.index()].id.clone()),
-            Source::Zone(z) => Some(self.network.zones[z as usize].id.clone()),
+                .map(|z| self.engine.table.zone_names[z as usize].clone()),
+            Source::Zone(z) => Some(self.engine.table.zone_names[z as usize].clone()),
             _ => None,
         }
     }

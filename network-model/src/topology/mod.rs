@@ -157,6 +157,39 @@ impl Topology {
         Components { of_node, list }
     }
 
+    /// Zones bounded by flow meters: the connected parts of the network
+    /// once the branches `metered` says carry a flow meter are cut, each
+    /// with its nodes in order; zones ordered by their first node. Every
+    /// other branch joins, whatever its state, so zones do not change when
+    /// a valve moves. What a balance zone is when the network file names
+    /// none.
+    pub fn metered_zones(&self, network: &Network, metered: &dyn Fn(BranchRef) -> bool) -> Vec<Vec<NodeIdx>> {
+        let mut zone_of = vec![u32::MAX; network.nodes.len()];
+        let mut zones = Vec::new();
+        let mut queue = VecDeque::new();
+        for start in 0..network.nodes.len() {
+            if zone_of[start] != u32::MAX {
+                continue;
+            }
+            let z = zones.len() as u32;
+            zone_of[start] = z;
+            let mut nodes = vec![NodeIdx::new(start)];
+            queue.push_back(NodeIdx::new(start));
+            while let Some(n) = queue.pop_front() {
+                for (b, m) in self.neighbours(network, n) {
+                    if !metered(b) && zone_of[m.index()] == u32::MAX {
+                        zone_of[m.index()] = z;
+                        nodes.push(m);
+                        queue.push_back(m);
+                    }
+                }
+            }
+            nodes.sort_unstable();
+            zones.push(nodes);
+        }
+        zones
+    }
+
     /// Nodes that have gas now and would lose it if `element` failed (a
     /// station tripping, a valve closing, a pipe cut, a node lost). These are
     /// the nodes whose alarms are consequences of that failure.

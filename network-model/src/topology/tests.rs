@@ -239,3 +239,20 @@ fn upstream_and_downstream_follow_the_solved_flow() {
         ["A", "B", "C"]
     );
 }
+
+#[test]
+fn metered_zones_are_cut_at_the_meters_whatever_the_valves() {
+    let net = ring();
+    let p = |id: &str| match element(&net, id) {
+        ElementRef::Pipe(i) => BranchRef::Pipe(i),
+        ElementRef::Valve(i) => BranchRef::Valve(i),
+        _ => unreachable!(),
+    };
+    // Meters on P2 and P5 cut the ring in two; A2 stays with A through V2.
+    let (p2, p5) = (p("P2"), p("P5"));
+    let zones = Topology::new(&net).metered_zones(&net, &|b| b == p2 || b == p5);
+    let named: Vec<Vec<String>> = zones.iter().map(|z| ids(&net, z)).collect();
+    assert_eq!(named, [vec!["A", "A2", "B"], vec!["B2", "C", "D", "E"]]);
+    // No meters: one zone.
+    assert_eq!(Topology::new(&net).metered_zones(&net, &|_| false).len(), 1);
+}
