@@ -53,6 +53,8 @@ pub(crate) enum Law {
         /// g (h_from − h_to) / 1e5: the head term per unit density.
         head_bar_m3_kg: f64,
         temperature_k: f64,
+        /// A · L: what the branch stores (0 for valves).
+        volume_m3: f64,
     },
     /// A regulator; its law depends on its mode: active, P_to − P_set = 0;
     /// open, P_from − P_to = 0; closed, m = 0.
@@ -302,6 +304,7 @@ pub(crate) fn build(network: &Network, supplied: &[bool]) -> Layout {
                 head_bar_m3_kg: GRAVITY_M_S2 * (network.node(from).elevation_m - network.node(to).elevation_m)
                     / PA_PER_BAR,
                 temperature_k,
+                volume_m3: area * length_m,
             }
         };
         let law = match b {

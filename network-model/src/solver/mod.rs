@@ -288,6 +288,30 @@ impl SteadySolver {
         self.solve_from(network, state, warm)
     }
 
+    /// One time step of `dt_s` seconds from `state` (the state at the start
+    /// of the step), overwriting it: the same equations as a steady solve,
+    /// except that each node balance also counts what its half of every
+    /// adjacent pipe packs or unpacks over the step, (linepack now −
+    /// linepack before) / dt (implicit Euler on the linepack; gas inertia
+    /// neglected). Supplies then deliver demand + leaks + packing, and the
+    /// mass balance closes with the linepack change to solver tolerance.
+    /// A `state` that does not fit the network is solved steady instead.
+    ///
+    /// # Errors
+    /// As [`SteadySolver::solve`].
+    pub fn step(&mut self, network: &Network, state: &mut SteadyState, dt_s: f64) -> Result<(), SolveError> {
+        if !state.fits(network) || !(dt_s > 0.0) {
+            return self.resolve(network, state);
+        }
+        let lp = &mut self.newton.pipe_linepack_prev_kg;
+        lp.clear();
+        lp.extend((0..network.pipes.len()).map(|i| crate::linepack::pipe_linepack_kg(network, state, PipeIdx::new(i))));
+        self.newton.storage_dt_s = dt_s;
+        let result = self.solve_from(network, state, true);
+        self.newton.storage_dt_s = 0.0;
+        result
+    }
+
     fn solve_from(&mut self, network: &Network, state: &mut SteadyState, warm: bool) -> Result<(), SolveError> {
         state.friction = self.options.friction;
         state.iterations = 0;
@@ -550,6 +574,35 @@ fn write_state(nw: &Newton, network: &Network, layout: &Layout, modes: &[Regulat
         for (node, sign) in [(b.from, 1.0), (b.to, -1.0)] {
             if let NodeRole::Fixed(s) = layout.roles[node.index()] {
                 state.supply_flow_kg_s[s.index()] += sign * m;
+            }
+        }
+        // In a storage step a supply also fills its half of each pipe it holds.
+        if nw.storage_dt_s > 0.0
+            && let (
+                BranchRef::Pipe(pipe),
+                layout::Law::Friction {
+                    temperature_k,
+                    volume_m3,
+                    ..
+                },
+            ) = (b.branch, b.law)
+        {
+            let fixed = |n: NodeIdx| match layout.roles[n.index()] {
+                NodeRole::Fixed(s) => Some(s),
+                _ => None,
+            };
+            if fixed(b.from).is_some() || fixed(b.to).is_some() {
+                let (lp, _, _) = newton::pipe_linepack(
+                    &network.gas,
+                    nw.pressure(layout, b.from),
+                    nw.pressure(layout, b.to),
+                    temperature_k,
+                    volume_m3,
+                );
+                let half_rate = 0.5 * (lp - nw.pipe_linepack_prev_kg[pipe.index()]) / nw.storage_dt_s;
+                for s in [fixed(b.from), fixed(b.to)].into_iter().flatten() {
+                    state.supply_flow_kg_s[s.index()] += half_rate;
+                }
             }
         }
     }

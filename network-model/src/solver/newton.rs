@@ -19,7 +19,7 @@ use super::RegulatorState;
 use super::friction::FrictionLaw;
 use super::layout::{Law, Layout, NONE, NodeRole};
 use super::ldu::NumericLdu;
-use crate::ids::NodeIdx;
+use crate::ids::{BranchRef, NodeIdx};
 use crate::network::Network;
 
 /// Tolerances and limits of one Newton run.
@@ -95,6 +95,31 @@ pub(crate) struct Newton {
     pub regulator_modes: Vec<RegulatorState>,
     /// Last step taken, for reports.
     pub last_step: Vec<f64>,
+    /// Time step of a storage step, s; 0 for a steady solve.
+    pub storage_dt_s: f64,
+    /// Per pipe: its linepack at the start of the step, kg.
+    pub pipe_linepack_prev_kg: Vec<f64>,
+}
+
+/// Gas in a pipe, ρ(P_m) · V, and its derivatives by the end pressures.
+pub(crate) fn pipe_linepack(
+    gas: &crate::gas::Gas,
+    p_from: f64,
+    p_to: f64,
+    temperature_k: f64,
+    volume_m3: f64,
+) -> (f64, f64, f64) {
+    let s = p_from + p_to;
+    let q = p_from * p_from + p_from * p_to + p_to * p_to;
+    let p_m = 2.0 / 3.0 * q / s;
+    let dpm_dfrom = 2.0 / 3.0 * ((2.0 * p_from + p_to) * s - q) / (s * s);
+    let dpm_dto = 2.0 / 3.0 * ((2.0 * p_to + p_from) * s - q) / (s * s);
+    let (rho, drho) = gas.density_and_derivative(p_m, temperature_k);
+    (
+        rho * volume_m3,
+        drho * dpm_dfrom * volume_m3,
+        drho * dpm_dto * volume_m3,
+    )
 }
 
 impl Newton {
@@ -333,6 +358,9 @@ impl Newton {
                 r[b.col_to as usize] += m;
             }
 
+            // Storage (a storage step): half of what the pipe packs counts
+            // as withdrawn at each end.
+            let mut storage = None;
             let (f, d_from, d_to, d_m) = match b.law {
                 Law::Friction {
                     friction,
@@ -342,7 +370,19 @@ impl Newton {
                     c_t,
                     head_bar_m3_kg,
                     temperature_k,
+                    volume_m3,
                 } => {
+                    if self.storage_dt_s > 0.0
+                        && let BranchRef::Pipe(pipe) = b.branch
+                    {
+                        let (lp, d_from, d_to) = pipe_linepack(gas, p_from, p_to, temperature_k, volume_m3);
+                        let k = 0.5 / self.storage_dt_s;
+                        storage = Some((
+                            k * (lp - self.pipe_linepack_prev_kg[pipe.index()]),
+                            k * d_from,
+                            k * d_to,
+                        ));
+                    }
                     let s = p_from + p_to;
                     let q = p_from * p_from + p_from * p_to + p_to * p_to;
                     // Mean pressure P_m = ⅔ (P_i³ − P_j³)/(P_i² − P_j²) = ⅔ Q / S,
@@ -424,6 +464,15 @@ impl Newton {
                 add(b.pos_ft, g_to);
                 add(b.pos_tf, -g_from);
                 add(b.pos_tt, -g_to);
+                if let Some((half_rate, h_from, h_to)) = storage {
+                    for (col, pos_f, pos_t) in [(b.col_from, b.pos_ff, b.pos_ft), (b.col_to, b.pos_tf, b.pos_tt)] {
+                        if col != NONE {
+                            r[col as usize] -= half_rate;
+                            add(pos_f, -h_from);
+                            add(pos_t, -h_to);
+                        }
+                    }
+                }
             }
         }
         true
