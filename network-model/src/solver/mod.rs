@@ -300,7 +300,7 @@ impl SteadySolver {
     /// # Errors
     /// As [`SteadySolver::solve`].
     pub fn step(&mut self, network: &Network, state: &mut SteadyState, dt_s: f64) -> Result<(), SolveError> {
-        if !state.fits(network) || !(dt_s > 0.0) {
+        if !state.fits(network) || dt_s.is_nan() || dt_s <= 0.0 {
             return self.resolve(network, state);
         }
         let lp = &mut self.newton.pipe_linepack_prev_kg;
