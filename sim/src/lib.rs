@@ -10,4 +10,10 @@
 //! simulator issue.
 
 pub mod generate;
+pub mod publish;
 pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod simulation;
+pub mod telemetry;
+pub mod truth;

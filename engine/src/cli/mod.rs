@@ -3,6 +3,7 @@
 mod network_check;
 mod replay;
 mod sim_generate;
+mod sim_run;
 mod sim_steady;
 
 use std::path::PathBuf;
@@ -74,6 +75,35 @@ enum SimCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a scenario: time steps with demand profiles, leaks, outages,
+    /// device events and sensor faults; telemetry to a recording and/or an
+    /// MQTT broker, plus the ground truth.
+    Run {
+        /// Network file (.json or .toml).
+        #[arg(long)]
+        network: PathBuf,
+        /// Scenario file (TOML; see docs/scenarios.md).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Write the telemetry as an NDJSON recording.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the ground truth here (default: beside --out, `.truth.json`).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Publish the telemetry to this broker (mqtt://host:port).
+        #[arg(long)]
+        mqtt: Option<String>,
+        /// Topic prefix of the telemetry contract.
+        #[arg(long, default_value = "gas")]
+        topic_prefix: String,
+        /// With --mqtt: simulated time runs this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// With --mqtt: publish as fast as the broker takes it.
+        #[arg(long)]
+        unpaced: bool,
+    },
     /// Generate a meshed city network (stations, regulators, valves, users,
     /// sensors, zones).
     Generate {
@@ -105,6 +135,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
+        Command::Sim(SimCommand::Run {
+            network,
+            scenario,
+            out,
+            truth,
+            mqtt,
+            topic_prefix,
+            speed,
+            unpaced,
+        }) => sim_run::run(
+            &network,
+            &scenario,
+            &sim_run::Outputs {
+                out,
+                truth,
+                mqtt,
+                topic_prefix,
+                speed,
+                unpaced,
+            },
+        ),
         Command::Replay {
             network,
             config,

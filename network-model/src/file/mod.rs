@@ -6,6 +6,7 @@
 //! and the element; nothing is half-loaded.
 
 pub mod error;
+pub mod export;
 pub mod schema;
 pub mod validate;
 

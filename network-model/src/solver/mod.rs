@@ -118,7 +118,8 @@ pub struct SteadyState {
 }
 
 impl SteadyState {
-    fn empty(network: &Network, friction: FrictionLaw) -> Self {
+    /// A state with no solution yet: pressures unknown, no flow.
+    pub fn empty(network: &Network, friction: FrictionLaw) -> Self {
         SteadyState {
             friction,
             iterations: 0,

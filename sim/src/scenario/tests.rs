@@ -1,0 +1,96 @@
+use std::path::Path;
+
+use linepack_network::file::{Format, parse, to_string};
+
+use super::*;
+use crate::generate::{CityConfig, city};
+
+fn network() -> Network {
+    let f = city(&CityConfig {
+        nodes: 100,
+        seed: 1,
+        ..CityConfig::default()
+    });
+    parse(&to_string(&f, Format::Json), Format::Json, Path::new("city.json")).unwrap()
+}
+
+fn resolve(text: &str) -> Result<Scenario, Vec<String>> {
+    let file: ScenarioFile = toml::from_str(text).unwrap();
+    Scenario::resolve(&file, &network(), 1_795_392_123_456)
+}
+
+const HEAD: &str = "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"1d\"\n";
+
+#[test]
+fn durations_and_moments() {
+    assert_eq!(parse_duration_ms("90s"), Some(90_000));
+    assert_eq!(parse_duration_ms("1d12h30m"), Some((36 * 3600 + 1800) * 1000));
+    assert_eq!(parse_duration_ms("1.5h"), Some(5_400_000));
+    assert_eq!(parse_duration_ms("600"), Some(600_000));
+    assert_eq!(parse_duration_ms("2x"), None);
+    assert_eq!(parse_duration_ms("3h5"), None);
+    assert_eq!(parse_moment_ms("2h", 1000), Some(7_201_000));
+    assert_eq!(parse_moment_ms("1970-01-01T00:00:01Z", 0), Some(1000));
+}
+
+#[test]
+fn a_valid_scenario_resolves_to_indices_and_times() {
+    let s = resolve(&format!(
+        "{HEAD}step_s = 30\nseed = 9\n[telemetry]\nperiod_s = 60\n\
+         [[leak]]\npipe = \"P3\"\nposition = 0.25\nstart = \"6h\"\nend = \"8h\"\npercent_of_inflow = 1.5\n\
+         [[outage]]\nelement = \"ST0\"\nstart = \"2h\"\nend = \"3h\"\n\
+         [[fault]]\nsensor = \"PT-ST0\"\nkind = \"bias\"\nvalue = 0.05\nstart = \"1h\"\n"
+    ))
+    .unwrap();
+    assert_eq!((s.step_ms, s.seed, s.period_steps, s.steps()), (30_000, 9, 2, 2880));
+    assert_eq!(s.start_ms, 1_795_392_000_000);
+    assert_eq!(s.leaks[0].start_ms, s.start_ms + 6 * 3_600_000);
+    assert!(matches!(s.leaks[0].site, LeakSite::Pipe { position, .. } if position == 0.25));
+    assert_eq!(s.leaks[0].size, LeakSize::PercentOfInflow(1.5));
+    assert_eq!(s.faults[0].kind, FaultKind::Bias(0.05));
+    // Profiles are normalized to a mean of 1.
+    let p = s.demand.profile(ConsumerKind::Commercial);
+    assert!((p.daily.iter().sum::<f64>() / 24.0 - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn now_starts_at_the_wall_clock_to_the_step() {
+    let s = resolve("[simulation]\nstart = \"now\"\nduration = \"1h\"\n").unwrap();
+    assert_eq!(s.start_ms, 1_795_392_120_000);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key() {
+    let problems = resolve(&format!(
+        "{HEAD}step_s = 0.5\n\
+         [[leak]]\nnode = \"N9999\"\nstart = \"1h\"\nrate_kg_s = 0.1\n\
+         [[leak]]\npipe = \"P1\"\nposition = 1.5\nstart = \"1h\"\nrate_kg_s = 0.1\n\
+         [[leak]]\nnode = \"N1\"\nstart = \"3d\"\nrate_kg_s = 0.1\n\
+         [[leak]]\nnode = \"N1\"\nstart = \"1h\"\n\
+         [[device]]\nsensor = \"PT-ST0\"\nat = \"1h\"\nevent = \"gas_rise\"\n\
+         [[fault]]\nsensor = \"PT-ST0\"\nkind = \"wobble\"\nstart = \"1h\"\n\
+         [[valve]]\nvalve = \"P1\"\nat = \"1h\"\nopen = false\n"
+    ))
+    .unwrap_err();
+    let all = problems.join("\n");
+    for expected in [
+        "simulation.step_s = 0.5",
+        "leak[0].node: no node 'N9999'",
+        "leak[1].position = 1.5",
+        "leak[2].start = '3d': outside the simulated period",
+        "leak[3]: give either rate_kg_s",
+        "device[0].event = 'gas_rise': not for a Pressure sensor",
+        "fault[0].kind = 'wobble'",
+        "valve[0].valve: no valve 'P1'",
+    ] {
+        assert!(all.contains(expected), "missing '{expected}' in:\n{all}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_refused() {
+    let e = toml::from_str::<ScenarioFile>(&format!("{HEAD}[[leak]]\nnode = \"N1\"\nstart = \"1h\"\nrate = 1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rate"), "{e}");
+}
