@@ -96,6 +96,9 @@ pub struct Consumer {
     pub node: NodeIdx,
     pub kind: ConsumerKind,
     pub demand_kg_s: f64,
+    /// The lowest pressure at its node it can work with, bar g (an
+    /// extension of the format, optional).
+    pub min_pressure_bar_g: Option<f64>,
     pub in_service: bool,
 }
 

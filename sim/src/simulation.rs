@@ -395,6 +395,7 @@ fn build(base: &Network, scenario: &Scenario) -> Result<(Network, Vec<ActiveLeak
             kind: ConsumerKind::Other,
             demand_kg_s: Some(0.0),
             demand_nm3_h: None,
+            min_pressure_bar_g: None,
             in_service: true,
         });
         leak_nodes.push(node_id);

@@ -91,6 +91,7 @@ pub fn to_file(network: &Network) -> NetworkFile {
                 kind: c.kind,
                 demand_kg_s: Some(c.demand_kg_s),
                 demand_nm3_h: None,
+                min_pressure_bar_g: c.min_pressure_bar_g,
                 in_service: c.in_service,
             })
             .collect(),

@@ -138,6 +138,9 @@ pub struct ConsumerSpec {
     pub demand_kg_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demand_nm3_h: Option<f64>,
+    /// Extension: the lowest pressure the user can work with, bar g.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_pressure_bar_g: Option<f64>,
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub in_service: bool,
 }

@@ -26,6 +26,7 @@ pub mod limits {
     pub const ROUGHNESS_MM: (f64, f64) = (0.0, 10.0);
     pub const LOSS_COEFFICIENT: (f64, f64) = (0.0, 1.0e6);
     pub const PRESSURE_BAR_G: (f64, f64) = (0.0, 250.0);
+    pub const MIN_PRESSURE_BAR_G: (f64, f64) = (0.0, 250.0);
     pub const FLOW_KG_S: (f64, f64) = (0.0, 1000.0);
     pub const FLOW_NM3_H: (f64, f64) = (0.0, 5.0e6);
 }
@@ -452,12 +453,16 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
                     f64::NAN
                 }
             };
+            if let Some(p) = c.min_pressure_bar_g {
+                v.range(&l, "min_pressure_bar_g", p, limits::MIN_PRESSURE_BAR_G, Lower::Inclusive, "");
+            }
             let node = v.node_ref(&l, "node", &c.node)?;
             Some(Consumer {
                 id: c.id.clone(),
                 node,
                 kind: c.kind,
                 demand_kg_s,
+                min_pressure_bar_g: c.min_pressure_bar_g,
                 in_service: c.in_service,
             })
         })

@@ -211,6 +211,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
                 kind,
                 demand_kg_s: None,
                 demand_nm3_h: Some(round(nm3_h)),
+                min_pressure_bar_g: None,
                 in_service: true,
             });
         }
