@@ -10,6 +10,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns `linepack ... | head` into a panic
+    // on the next print; the default action ends the process quietly.
+    // SAFETY: called first, before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Logs go to stderr (stdout carries reports); RUST_LOG sets the level.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

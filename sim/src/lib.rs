@@ -10,6 +10,7 @@
 //! simulator issue.
 
 pub mod generate;
+pub mod outage;
 pub mod publish;
 pub mod rng;
 pub mod run;

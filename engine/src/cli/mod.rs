@@ -3,6 +3,7 @@
 mod network_check;
 mod replay;
 mod sim_generate;
+mod sim_outage;
 mod sim_run;
 mod sim_steady;
 
@@ -104,6 +105,25 @@ enum SimCommand {
         #[arg(long)]
         unpaced: bool,
     },
+    /// What if a station, regulator, pipe or valve fails: the users cut off
+    /// or left below their minimum pressure.
+    Outage {
+        /// Network file (.json or .toml).
+        #[arg(long)]
+        network: PathBuf,
+        /// The supply, regulator, pipe or valve taken out of service (closed).
+        #[arg(long)]
+        element: String,
+        /// Minimum pressure for users whose file gives none, bar g.
+        #[arg(long, default_value_t = 0.5)]
+        min_pressure_bar_g: f64,
+        /// Friction law.
+        #[arg(long, default_value = "nikuradse", value_parser = parse_friction)]
+        friction: FrictionLaw,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate a meshed city network (stations, regulators, valves, users,
     /// sensors, zones).
     Generate {
@@ -135,6 +155,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
+        Command::Sim(SimCommand::Outage {
+            network,
+            element,
+            min_pressure_bar_g,
+            friction,
+            json,
+        }) => sim_outage::run(&network, &element, min_pressure_bar_g, friction, json),
         Command::Sim(SimCommand::Run {
             network,
             scenario,

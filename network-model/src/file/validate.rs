@@ -454,7 +454,14 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
                 }
             };
             if let Some(p) = c.min_pressure_bar_g {
-                v.range(&l, "min_pressure_bar_g", p, limits::MIN_PRESSURE_BAR_G, Lower::Inclusive, "");
+                v.range(
+                    &l,
+                    "min_pressure_bar_g",
+                    p,
+                    limits::MIN_PRESSURE_BAR_G,
+                    Lower::Inclusive,
+                    "",
+                );
             }
             let node = v.node_ref(&l, "node", &c.node)?;
             Some(Consumer {
