@@ -56,8 +56,11 @@ pub fn run(
     if let Some(e) = &report.error {
         println!("  {e}");
     }
-    if let Some((id, p)) = &report.lowest {
-        println!("  lowest user pressure after: {id} at {p:.3} bar g");
+    if let Some(l) = &report.lowest {
+        println!(
+            "  lowest user pressure after: {} at {:.3} bar g",
+            l.consumer, l.pressure_bar_g
+        );
     }
     if report.affected.is_empty() {
         return Ok(ExitCode::SUCCESS);
