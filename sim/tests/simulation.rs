@@ -51,17 +51,17 @@ percent_of_inflow = 2.0
 growth_per_hour = 0.1
 
 [[device]]
-sensor = "GD-C2"
+sensor = "GD-C5"
 at = "1h"
 event = "gas_rise"
 
 [[device]]
-sensor = "SV-C2"
+sensor = "SV-C5"
 at = "1h10m"
 event = "shutoff_close"
 
 [[device]]
-sensor = "GD-C2"
+sensor = "GD-C5"
 at = "1h20m"
 event = "tamper"
 

@@ -1,13 +1,20 @@
 //! Network generators: synthetic but plausible city distribution networks
 //! for the demo, tests and benches.
 //!
-//! [`city`] lays a medium-pressure grid of streets (a jittered square grid,
-//! thinned to a meshed network with loops), with trunk mains every 1.5 km,
-//! section valves on the trunks, stations (city gate and LNG) feeding the
-//! grid through regulators, residential, commercial and industrial users,
-//! pressure and flow sensors, the users' safety devices (gas detector and
-//! shut-off valve), and balance zones of about 1 km². The same configuration
-//! and seed always give the same file.
+//! [`city`] lays a city the way gas utilities build one: a medium-pressure
+//! trunk (MP-A, 4 bar g) of mains along every tenth street of a jittered
+//! square grid (150 m blocks), fed by city gate and LNG stations through
+//! station regulators, with section valves; and districts, the blocks of
+//! streets between trunk mains, each a meshed MP-B network (1.5 bar g) fed
+//! from the trunk through one or two metered district regulators, and
+//! separate from its neighbours. Homes and shops are on the district
+//! networks, plants on the trunk. Stations and district regulators report
+//! flow and pressure; a pressure sensor sits on about one node in 40;
+//! commercial and industrial users, and one home in ten, have the
+//! three-piece safety set (gas detector, automatic shut-off valve), plants
+//! and some shops a flow meter. Each district is a balance zone bounded by
+//! its regulators' meters, and the trunk is one more (`Z-MP`). The same
+//! configuration and seed always give the same file.
 
 use linepack_network::file::schema::*;
 use linepack_network::network::{ConsumerKind, SensorKind, SupplyKind};
@@ -21,8 +28,10 @@ pub struct CityConfig {
     pub nodes: usize,
     /// Seed of every random choice.
     pub seed: u64,
-    /// Regulator set point of the distribution grid, bar g. Default 4.0.
+    /// Set point of the station regulators: the trunk (MP-A), bar g. Default 4.0.
     pub grid_pressure_bar_g: f64,
+    /// Set point of the district regulators (MP-B), bar g. Default 1.5.
+    pub district_pressure_bar_g: f64,
     /// Pressure at the stations' inlets (the transmission side), bar g. Default 10.0.
     pub inlet_pressure_bar_g: f64,
 }
@@ -33,6 +42,7 @@ impl Default for CityConfig {
             nodes: 2500,
             seed: 1,
             grid_pressure_bar_g: 4.0,
+            district_pressure_bar_g: 1.5,
             inlet_pressure_bar_g: 10.0,
         }
     }
@@ -40,15 +50,15 @@ impl Default for CityConfig {
 
 /// Grid spacing (a street block), m.
 const SPACING_M: f64 = 150.0;
-/// Trunk mains run along every this many grid lines.
+/// Trunk mains run along every this many grid lines; districts lie between.
 const TRUNK_EVERY: usize = 10;
 /// Grid nodes per station.
 const NODES_PER_STATION: usize = 1000;
-/// Zones are blocks of this many grid cells square.
-const ZONE_CELLS: usize = 7;
-/// Chance that a street closing a loop is laid (the rest of the grid is a
+/// Chance that a street closing a loop is laid (the rest of a district is a
 /// spanning tree): the mesh density.
 const LOOP_CHANCE: f64 = 0.4;
+/// Districts with at least this many nodes get a second feed.
+const TWO_FEEDS_FROM: usize = 20;
 
 /// Generates a city network (see the module docs).
 pub fn city(config: &CityConfig) -> NetworkFile {
@@ -56,7 +66,12 @@ pub fn city(config: &CityConfig) -> NetworkFile {
     let cols = (config.nodes.max(4) as f64).sqrt().ceil() as usize;
     let rows = config.nodes.max(4).div_ceil(cols);
     let grid_id = |r: usize, c: usize| format!("N{}", r * cols + c);
-    let is_trunk_line = |i: usize| i.is_multiple_of(TRUNK_EVERY);
+    let trunk_line = |i: usize| i.is_multiple_of(TRUNK_EVERY);
+    let on_trunk = |(r, c): (usize, usize)| trunk_line(r) || trunk_line(c);
+    // Districts: the blocks between trunk lines.
+    let district_cols = cols.div_ceil(TRUNK_EVERY);
+    let district_of = |(r, c): (usize, usize)| (r / TRUNK_EVERY) * district_cols + c / TRUNK_EVERY;
+    let n_districts = rows.div_ceil(TRUNK_EVERY) * district_cols;
 
     let mut nodes = Vec::with_capacity(rows * cols + 64);
     for r in 0..rows {
@@ -73,8 +88,10 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         }
     }
 
-    // Streets: every trunk segment, a random spanning tree of the rest, and
-    // some of the remaining streets to close loops.
+    // Streets: trunk mains along the trunk lines; inside a district, a
+    // random spanning tree and some more streets to close loops. Streets
+    // from a district to the trunk are not laid: districts take gas only
+    // through their regulators.
     struct Street {
         a: (usize, usize),
         b: (usize, usize),
@@ -83,19 +100,16 @@ pub fn city(config: &CityConfig) -> NetworkFile {
     let mut streets = Vec::new();
     for r in 0..rows {
         for c in 0..cols {
-            if c + 1 < cols {
-                streets.push(Street {
-                    a: (r, c),
-                    b: (r, c + 1),
-                    trunk: is_trunk_line(r),
-                });
-            }
-            if r + 1 < rows {
-                streets.push(Street {
-                    a: (r, c),
-                    b: (r + 1, c),
-                    trunk: is_trunk_line(c),
-                });
+            for b in [(r, c + 1), (r + 1, c)] {
+                if b.0 >= rows || b.1 >= cols {
+                    continue;
+                }
+                let a = (r, c);
+                let trunk = (b.0 == r && trunk_line(r)) || (b.1 == c && trunk_line(c));
+                let district = !on_trunk(a) && !on_trunk(b) && district_of(a) == district_of(b);
+                if trunk || district {
+                    streets.push(Street { a, b, trunk });
+                }
             }
         }
     }
@@ -104,7 +118,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
     let mut sets = UnionFind::new(rows * cols);
     let mut pipes = Vec::new();
     let mut valves = Vec::new();
-    let mut zone_of_extra: Vec<(String, (usize, usize))> = Vec::new();
+    let mut trunk_extra: Vec<String> = Vec::new();
     let mut trunk_count = 0usize;
     for s in &streets {
         let (ia, ib) = (s.a.0 * cols + s.a.1, s.b.0 * cols + s.b.1);
@@ -123,7 +137,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
                 let mut node = nodes[ib].clone();
                 node.id = mid.clone();
                 nodes.push(node);
-                zone_of_extra.push((mid.clone(), s.b));
+                trunk_extra.push(mid.clone());
                 pipes.push(pipe(&id, &from, &mid, length, 300.0));
                 valves.push(ValveSpec {
                     id: format!("V{}", valves.len()),
@@ -137,15 +151,16 @@ pub fn city(config: &CityConfig) -> NetworkFile {
             }
             pipes.push(pipe(&id, &from, &to, length, 300.0));
         } else {
-            let d = [100.0, 125.0, 150.0, 150.0, 200.0][rng.below(5)];
+            // PE mains: inner diameters of 75 to 160 mm pipes (SDR 11).
+            let d = [61.4, 73.6, 90.0, 110.2, 130.8][rng.below(5)];
             pipes.push(pipe(&id, &from, &to, length, d));
         }
     }
 
     // Stations at trunk crossings, spread evenly; every fourth is LNG.
     let crossings: Vec<(usize, usize)> = (0..rows)
-        .filter(|&r| is_trunk_line(r))
-        .flat_map(|r| (0..cols).filter(|&c| is_trunk_line(c)).map(move |c| (r, c)))
+        .filter(|&r| trunk_line(r))
+        .flat_map(|r| (0..cols).filter(|&c| trunk_line(c)).map(move |c| (r, c)))
         .collect();
     let n_stations = (rows * cols).div_ceil(NODES_PER_STATION).clamp(1, crossings.len());
     let mut supplies = Vec::new();
@@ -158,6 +173,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         let mut node = nodes[r * cols + c].clone();
         node.id = inlet.clone();
         nodes.push(node);
+        trunk_extra.push(inlet.clone());
         let lng = k % 4 == 3;
         supplies.push(SupplySpec {
             id: format!("ST{k}"),
@@ -179,30 +195,73 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         });
         sensors.push(sensor(&format!("PT-ST{k}"), SensorKind::Pressure, &outlet));
         sensors.push(sensor(&format!("FT-ST{k}"), SensorKind::Flow, &format!("ST{k}")));
+        sensors.push(sensor(&format!("TT-ST{k}"), SensorKind::Temperature, &outlet));
     }
 
-    // Users. A grid node stands for a street block: a few households at peak,
-    // sometimes a shop or restaurant, rarely a plant.
+    // District regulators: from the trunk line west of the district at its
+    // middle row, and for larger districts also from the trunk line north
+    // of it at its middle column. Each reports its flow and outlet pressure.
+    let mut district_nodes: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n_districts];
+    for r in 0..rows {
+        for c in 0..cols {
+            if !on_trunk((r, c)) {
+                district_nodes[district_of((r, c))].push((r, c));
+            }
+        }
+    }
+    for (z, members) in district_nodes.iter().enumerate() {
+        if members.is_empty() {
+            continue;
+        }
+        let (r_lo, r_hi) = (members.iter().map(|m| m.0).min().unwrap_or(0), members.iter().map(|m| m.0).max().unwrap_or(0));
+        let (c_lo, c_hi) = (members.iter().map(|m| m.1).min().unwrap_or(0), members.iter().map(|m| m.1).max().unwrap_or(0));
+        let (rm, cm) = ((r_lo + r_hi) / 2, (c_lo + c_hi) / 2);
+        let mut feeds = vec![((rm, c_lo - 1), (rm, c_lo))];
+        if members.len() >= TWO_FEEDS_FROM {
+            feeds.push(((r_lo - 1, cm), (r_lo, cm)));
+        }
+        for (k, (from, to)) in feeds.into_iter().enumerate() {
+            let id = format!("R{z}{}", ["a", "b"][k]);
+            let outlet = grid_id(to.0, to.1);
+            regulators.push(RegulatorSpec {
+                id: id.clone(),
+                from: grid_id(from.0, from.1),
+                to: outlet.clone(),
+                outlet_pressure_bar_g: config.district_pressure_bar_g,
+                in_service: true,
+            });
+            sensors.push(sensor(&format!("FT-{id}"), SensorKind::Flow, &id));
+            sensors.push(sensor(&format!("PT-{id}"), SensorKind::Pressure, &outlet));
+        }
+    }
+
+    // Users. A district node stands for a street block of homes (10 to 40
+    // households) or sometimes a shop or restaurant; plants sit on the trunk.
     let mut consumers = Vec::new();
     for r in 0..rows {
         for c in 0..cols {
             let node = grid_id(r, c);
             let draw = rng.unit();
-            let (kind, nm3_h) = if draw < 0.01 {
+            let trunk = on_trunk((r, c));
+            let (kind, nm3_h) = if trunk {
+                if trunk_line(r) && trunk_line(c) || draw >= 0.03 {
+                    continue;
+                }
                 (ConsumerKind::Industrial, rng.range(100.0, 600.0))
-            } else if draw < 0.09 {
-                (ConsumerKind::Commercial, rng.range(10.0, 60.0))
-            } else if draw < 0.64 {
-                (ConsumerKind::Residential, rng.range(2.0, 12.0))
+            } else if draw < 0.08 {
+                (ConsumerKind::Commercial, rng.range(10.0, 80.0))
+            } else if draw < 0.93 {
+                (ConsumerKind::Residential, rng.range(5.0, 30.0))
             } else {
                 continue;
             };
             let id = format!("C{}", consumers.len());
-            if kind != ConsumerKind::Residential {
+            let safety_set = kind != ConsumerKind::Residential || rng.chance(0.1);
+            if safety_set {
                 sensors.push(sensor(&format!("GD-{id}"), SensorKind::GasDetector, &id));
                 sensors.push(sensor(&format!("SV-{id}"), SensorKind::ShutoffValve, &id));
             }
-            if kind == ConsumerKind::Industrial {
+            if kind == ConsumerKind::Industrial || (kind == ConsumerKind::Commercial && rng.chance(0.3)) {
                 sensors.push(sensor(&format!("FT-{id}"), SensorKind::Flow, &id));
             }
             consumers.push(ConsumerSpec {
@@ -221,23 +280,26 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         sensors.push(sensor(&format!("PT-N{i}"), SensorKind::Pressure, &format!("N{i}")));
     }
 
-    // Balance zones: blocks of ZONE_CELLS × ZONE_CELLS grid nodes.
-    let zone_cols = cols.div_ceil(ZONE_CELLS);
-    let zone_index = |(r, c): (usize, usize)| (r / ZONE_CELLS) * zone_cols + c / ZONE_CELLS;
-    let mut zones: Vec<ZoneSpec> = (0..rows.div_ceil(ZONE_CELLS) * zone_cols)
-        .map(|z| ZoneSpec {
+    // Balance zones: each district, and the trunk.
+    let mut zones: Vec<ZoneSpec> = district_nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(z, m)| ZoneSpec {
             id: format!("Z{z}"),
-            nodes: Vec::new(),
+            nodes: m.iter().map(|&(r, c)| grid_id(r, c)).collect(),
         })
         .collect();
-    for r in 0..rows {
-        for c in 0..cols {
-            zones[zone_index((r, c))].nodes.push(grid_id(r, c));
-        }
-    }
-    for (id, at) in zone_of_extra {
-        zones[zone_index(at)].nodes.push(id);
-    }
+    let mut trunk_nodes: Vec<String> = (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| (r, c)))
+        .filter(|&rc| on_trunk(rc))
+        .map(|(r, c)| grid_id(r, c))
+        .collect();
+    trunk_nodes.extend(trunk_extra);
+    zones.push(ZoneSpec {
+        id: "Z-MP".into(),
+        nodes: trunk_nodes,
+    });
 
     NetworkFile {
         format: Some(FORMAT_MARKER.to_string()),

@@ -55,18 +55,58 @@ fn generated_city_is_valid_connected_meshed_and_solvable() {
     assert!(supplied.iter().all(|&s| s), "every node has gas");
     // Meshed: clearly more pipes than a tree would have.
     assert!(net.pipes.len() + net.valves.len() > net.nodes.len() + net.nodes.len() / 10);
-    assert!(net.regulators.len() >= 3 && !net.valves.is_empty());
-    assert!(net.zones.iter().map(|z| z.nodes.len()).sum::<usize>() > 2500);
+    assert!(net.supplies.len() == 3 && net.regulators.len() > 40 && !net.valves.is_empty());
+    assert!(net.zones.iter().map(|z| z.nodes.len()).sum::<usize>() >= net.nodes.len());
 
     let state = SteadySolver::new(&net, SolveOptions::default()).solve(&net).unwrap();
-    let gauge: Vec<f64> = (0..net.nodes.len())
-        .filter_map(|i| state.pressure_bar_g(&net, linepack_network::ids::NodeIdx::new(i)))
+    let trunk: std::collections::HashSet<_> = net.zones.iter().find(|z| z.id == "Z-MP").unwrap().nodes.iter().copied().collect();
+    for i in 0..net.nodes.len() {
+        let n = linepack_network::ids::NodeIdx::new(i);
+        let p = state.pressure_bar_g(&net, n).unwrap();
+        if net.supplies.iter().any(|s| s.node == n) {
+            continue;
+        }
+        if trunk.contains(&n) {
+            // Elevation moves gauge pressures by a few mbar either way.
+            assert!(p > 3.5 && p < 4.05, "trunk node {} at {p} bar g", net.node(n).id);
+        } else {
+            assert!(p > 1.2 && p < 1.55, "district node {} at {p} bar g", net.node(n).id);
+        }
+    }
+}
+
+#[test]
+fn districts_are_bounded_by_their_regulators_meters() {
+    let net = build(900, 2);
+    // The zones the flow meters bound are the file's zones.
+    let metered: std::collections::HashSet<linepack_network::ids::BranchRef> = net
+        .sensors
+        .iter()
+        .filter_map(|s| match s.at {
+            linepack_network::ElementRef::Regulator(r) if s.kind == SensorKind::Flow => {
+                Some(linepack_network::ids::BranchRef::Regulator(r))
+            }
+            _ => None,
+        })
         .collect();
-    let min = gauge.iter().cloned().fold(f64::INFINITY, f64::min);
-    assert!(
-        min > 2.0 && min < 4.0,
-        "grid pressure sags but stays in service: min {min} bar g"
-    );
+    let mut derived: Vec<Vec<_>> = Topology::new(&net).metered_zones(&net, &|b| metered.contains(&b));
+    let mut declared: Vec<Vec<_>> = net
+        .zones
+        .iter()
+        .map(|z| {
+            let mut n = z.nodes.clone();
+            n.sort_unstable();
+            n
+        })
+        .collect();
+    derived.sort();
+    declared.sort();
+    assert_eq!(derived, declared);
+    // Every district has a metered feed with its outlet pressure.
+    for z in net.zones.iter().filter(|z| z.id != "Z-MP") {
+        let feeds = net.regulators.iter().filter(|r| z.nodes.contains(&r.to)).count();
+        assert!((1..=2).contains(&feeds), "{} has {feeds} feeds", z.id);
+    }
 }
 
 #[test]
