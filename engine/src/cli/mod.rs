@@ -5,6 +5,7 @@ mod replay;
 mod sim_generate;
 mod sim_outage;
 mod sim_run;
+mod sim_scenarios;
 mod sim_steady;
 
 use std::path::PathBuf;
@@ -105,6 +106,41 @@ enum SimCommand {
         #[arg(long)]
         unpaced: bool,
     },
+    /// Make a set of scenarios for evaluating leak detection: leaks at
+    /// random positions and sizes after a day of normal operation (clean,
+    /// noisy, noisy with sensor faults), and normal-operation runs.
+    Scenarios {
+        /// Network file (.json or .toml).
+        #[arg(long)]
+        network: PathBuf,
+        /// Leak scenarios.
+        #[arg(long)]
+        count: usize,
+        /// Seed: the same seed gives the same set.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory to write the scenarios and manifest.json into.
+        #[arg(long, default_value = "scenarios")]
+        out: PathBuf,
+        /// Normal-operation runs (no leak).
+        #[arg(long, default_value_t = 1)]
+        normal: usize,
+        /// Days of normal operation before a leak starts (at least 1).
+        #[arg(long, default_value_t = 1.0)]
+        learning_days: f64,
+        /// Hours a leak scenario runs after its leak starts.
+        #[arg(long, default_value_t = 6.0)]
+        leak_hours: f64,
+        /// Length of a normal-operation run, days.
+        #[arg(long, default_value_t = 7.0)]
+        normal_days: f64,
+        /// Smallest leak, percent of the zone's inflow.
+        #[arg(long, default_value_t = 0.5)]
+        min_percent: f64,
+        /// Largest leak, percent of the zone's inflow.
+        #[arg(long, default_value_t = 5.0)]
+        max_percent: f64,
+    },
     /// What if a station, regulator, pipe or valve fails: the users cut off
     /// or left below their minimum pressure.
     Outage {
@@ -155,6 +191,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
+        Command::Sim(SimCommand::Scenarios {
+            network,
+            count,
+            seed,
+            out,
+            normal,
+            learning_days,
+            leak_hours,
+            normal_days,
+            min_percent,
+            max_percent,
+        }) => sim_scenarios::run(
+            &network,
+            &linepack_sim::scenario::sets::SetConfig {
+                leaks: count,
+                normal,
+                seed,
+                learning_days,
+                leak_hours,
+                normal_days,
+                min_percent,
+                max_percent,
+                ..Default::default()
+            },
+            &out,
+        ),
         Command::Sim(SimCommand::Outage {
             network,
             element,

@@ -213,8 +213,14 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         if members.is_empty() {
             continue;
         }
-        let (r_lo, r_hi) = (members.iter().map(|m| m.0).min().unwrap_or(0), members.iter().map(|m| m.0).max().unwrap_or(0));
-        let (c_lo, c_hi) = (members.iter().map(|m| m.1).min().unwrap_or(0), members.iter().map(|m| m.1).max().unwrap_or(0));
+        let (r_lo, r_hi) = (
+            members.iter().map(|m| m.0).min().unwrap_or(0),
+            members.iter().map(|m| m.0).max().unwrap_or(0),
+        );
+        let (c_lo, c_hi) = (
+            members.iter().map(|m| m.1).min().unwrap_or(0),
+            members.iter().map(|m| m.1).max().unwrap_or(0),
+        );
         let (rm, cm) = ((r_lo + r_hi) / 2, (c_lo + c_hi) / 2);
         let mut feeds = vec![((rm, c_lo - 1), (rm, c_lo))];
         if members.len() >= TWO_FEEDS_FROM {

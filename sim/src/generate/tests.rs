@@ -59,7 +59,15 @@ fn generated_city_is_valid_connected_meshed_and_solvable() {
     assert!(net.zones.iter().map(|z| z.nodes.len()).sum::<usize>() >= net.nodes.len());
 
     let state = SteadySolver::new(&net, SolveOptions::default()).solve(&net).unwrap();
-    let trunk: std::collections::HashSet<_> = net.zones.iter().find(|z| z.id == "Z-MP").unwrap().nodes.iter().copied().collect();
+    let trunk: std::collections::HashSet<_> = net
+        .zones
+        .iter()
+        .find(|z| z.id == "Z-MP")
+        .unwrap()
+        .nodes
+        .iter()
+        .copied()
+        .collect();
     for i in 0..net.nodes.len() {
         let n = linepack_network::ids::NodeIdx::new(i);
         let p = state.pressure_bar_g(&net, n).unwrap();

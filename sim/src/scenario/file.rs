@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub simulation: SimulationSpec,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub demand: DemandSpec,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub telemetry: TelemetrySpec,
     #[serde(default, rename = "leak", skip_serializing_if = "Vec::is_empty")]
     pub leaks: Vec<LeakSpec>,
@@ -47,6 +47,10 @@ pub struct SimulationSpec {
     /// `SteadySolver::step`); false: a sequence of steady states.
     #[serde(default = "default_true")]
     pub storage: bool,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_step_s() -> f64 {
@@ -148,6 +152,7 @@ impl ProfileSpec {
 pub struct TelemetrySpec {
     /// Every sensor reports once per period, s; a multiple of the step.
     /// Default: the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub period_s: Option<f64>,
     pub noise: NoiseSpec,
 }

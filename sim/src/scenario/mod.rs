@@ -4,6 +4,7 @@
 //! reporting every problem at once.
 
 pub mod file;
+pub mod sets;
 
 use std::path::{Path, PathBuf};
 

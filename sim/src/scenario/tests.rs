@@ -94,3 +94,57 @@ fn unknown_keys_are_refused() {
         .to_string();
     assert!(e.contains("rate"), "{e}");
 }
+
+#[test]
+fn scenario_sets_are_valid_deterministic_and_learn_a_day_first() {
+    use super::sets::{SetConfig, scenario_set};
+    let net = network();
+    let cfg = SetConfig {
+        leaks: 9,
+        normal: 2,
+        seed: 4,
+        ..SetConfig::default()
+    };
+    let a = scenario_set(&net, &cfg);
+    let b = scenario_set(&net, &cfg);
+    assert_eq!(a.len(), 11);
+    let text = |v: &Vec<super::sets::SetEntry>| {
+        v.iter()
+            .map(|e| toml::to_string(&e.scenario).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(text(&a), text(&b));
+    let variants: Vec<&str> = a.iter().take(3).map(|e| e.variant).collect();
+    assert_eq!(variants, ["clean", "noise", "noise_and_faults"]);
+    for e in &a {
+        // Written and read back, it resolves.
+        let back: ScenarioFile = toml::from_str(&toml::to_string(&e.scenario).unwrap()).unwrap();
+        assert_eq!(back, e.scenario);
+        let s = Scenario::resolve(&back, &net, 0).unwrap_or_else(|p| panic!("{}: {p:?}", e.file));
+        for leak in &s.leaks {
+            assert!(
+                leak.start_ms - s.start_ms >= 86_400_000,
+                "{}: a day of learning first",
+                e.file
+            );
+            let LeakSize::PercentOfInflow(p) = leak.size else {
+                panic!()
+            };
+            assert!((0.5..=5.0).contains(&p), "{p}");
+        }
+        if e.kind == "normal" {
+            assert!(s.leaks.is_empty());
+            assert_eq!(s.end_ms - s.start_ms, 7 * 86_400_000);
+        }
+    }
+    assert!(
+        a.iter()
+            .filter(|e| e.variant == "clean")
+            .all(|e| e.scenario.telemetry.noise.pressure_bar == 0.0)
+    );
+    assert!(
+        a.iter()
+            .filter(|e| e.variant == "noise_and_faults")
+            .all(|e| !e.scenario.faults.is_empty())
+    );
+}
