@@ -57,6 +57,19 @@ pub struct Regulator {
     pub to: NodeIdx,
     pub outlet_pressure_bar_g: f64,
     pub in_service: bool,
+    pub kind: RegulatorKind,
+}
+
+/// Which way a pressure-controlling element works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegulatorKind {
+    /// A pressure-reducing regulator (or control valve): holds its outlet
+    /// at the set point while the inlet is higher.
+    Reducing,
+    /// A compressor (format extension `compressors`): raises its outlet to
+    /// the set point while the inlet is lower; above it, gas passes through
+    /// the station's bypass.
+    Compressor,
 }
 
 /// What kind of station a supply is.

@@ -3,7 +3,7 @@
 
 use super::schema::*;
 use crate::gas::Compressibility;
-use crate::network::Network;
+use crate::network::{Network, RegulatorKind};
 
 /// The file that loads as `network` (demands in kg/s, ids as they are).
 pub fn to_file(network: &Network) -> NetworkFile {
@@ -60,17 +60,8 @@ pub fn to_file(network: &Network) -> NetworkFile {
                 loss_coefficient: v.loss_coefficient,
             })
             .collect(),
-        regulators: network
-            .regulators
-            .iter()
-            .map(|r| RegulatorSpec {
-                id: r.id.clone(),
-                from: node(r.from),
-                to: node(r.to),
-                outlet_pressure_bar_g: r.outlet_pressure_bar_g,
-                in_service: r.in_service,
-            })
-            .collect(),
+        regulators: regulators(network, RegulatorKind::Reducing),
+        compressors: regulators(network, RegulatorKind::Compressor),
         supplies: network
             .supplies
             .iter()
@@ -123,6 +114,21 @@ pub fn to_file(network: &Network) -> NetworkFile {
             })
             .collect(),
     }
+}
+
+fn regulators(network: &Network, kind: RegulatorKind) -> Vec<RegulatorSpec> {
+    network
+        .regulators
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| RegulatorSpec {
+            id: r.id.clone(),
+            from: network.node(r.from).id.clone(),
+            to: network.node(r.to).id.clone(),
+            outlet_pressure_bar_g: r.outlet_pressure_bar_g,
+            in_service: r.in_service,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct NetworkFile {
     pub valves: Vec<ValveSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regulators: Vec<RegulatorSpec>,
+    /// Extension: compressor stations, with the keys of `regulators`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compressors: Vec<RegulatorSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supplies: Vec<SupplySpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -170,7 +170,7 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
         file.nodes.len(),
         file.pipes.len(),
         file.valves.len(),
-        file.regulators.len(),
+        file.regulators.len() + file.compressors.len(),
         file.supplies.len(),
         file.consumers.len(),
         file.injections.len(),
@@ -197,8 +197,13 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
     v.register_all("valve", file.valves.iter().map(|e| e.id.as_str()), |i| {
         ElementRef::Valve(ValveIdx::new(i))
     });
+    // Compressors are regulators that boost: they follow the regulators.
     v.register_all("regulator", file.regulators.iter().map(|e| e.id.as_str()), |i| {
         ElementRef::Regulator(RegulatorIdx::new(i))
+    });
+    let n_reducing = file.regulators.len();
+    v.register_all("compressor", file.compressors.iter().map(|e| e.id.as_str()), |i| {
+        ElementRef::Regulator(RegulatorIdx::new(n_reducing + i))
     });
     v.register_all("supply", file.supplies.iter().map(|e| e.id.as_str()), |i| {
         ElementRef::Supply(SupplyIdx::new(i))
@@ -345,8 +350,15 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
         .regulators
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let l = label("regulator", i, &p.id);
+        .map(|(i, p)| ("regulator", RegulatorKind::Reducing, i, p))
+        .chain(
+            file.compressors
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ("compressor", RegulatorKind::Compressor, i, p)),
+        )
+        .map(|(what, kind, i, p)| {
+            let l = label(what, i, &p.id);
             v.range(
                 &l,
                 "outlet_pressure_bar_g",
@@ -362,6 +374,7 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
                 to,
                 outlet_pressure_bar_g: p.outlet_pressure_bar_g,
                 in_service: p.in_service,
+                kind,
             })
         })
         .collect();
@@ -410,7 +423,11 @@ pub fn build(file: NetworkFile) -> Result<Network, Vec<Problem>> {
                 nodes[r.to.index()].id,
                 file.supplies[s].id
             );
-            v.problem(&label("regulator", i, &r.id), Some("to"), msg);
+            let l = match r.kind {
+                RegulatorKind::Reducing => label("regulator", i, &r.id),
+                RegulatorKind::Compressor => label("compressor", i - n_reducing, &r.id),
+            };
+            v.problem(&l, Some("to"), msg);
         }
     }
 

@@ -28,7 +28,7 @@ use layout::{Adjacency, Layout, NONE, NodeRole, configuration_key};
 use newton::{Criteria, Failure, Newton};
 
 use crate::ids::*;
-use crate::network::Network;
+use crate::network::{Network, RegulatorKind};
 use crate::units::ambient_pressure_bar;
 
 /// Pressure step (bar) below which Newton pauses to check regulator states.
@@ -499,26 +499,42 @@ fn initial_guess(
             queue.push_back(NodeIdx::new(i));
         }
     }
-    // Neighbours over active branches, regulators forward only.
-    let mut adjacency: Vec<Vec<(NodeIdx, Option<f64>)>> = vec![Vec::new(); network.nodes.len()];
+    // Neighbours over active branches, regulators forward only, with what
+    // an active one makes of the pressure it passes on.
+    #[derive(Clone, Copy)]
+    enum Pass {
+        Same,
+        AtMost(f64),
+        Exactly(f64),
+    }
+    let mut adjacency: Vec<Vec<(NodeIdx, Pass)>> = vec![Vec::new(); network.nodes.len()];
     for b in &layout.branches {
-        let cap = match b.law {
+        let pass = match b.law {
             layout::Law::Regulator(i) if modes[i.index()] == RegulatorState::Active => {
-                Some(network.regulators[i.index()].outlet_pressure_bar_g + layout.ambient_bar[b.to.index()])
+                let r = &network.regulators[i.index()];
+                let set = r.outlet_pressure_bar_g + layout.ambient_bar[b.to.index()];
+                match r.kind {
+                    RegulatorKind::Reducing => Pass::AtMost(set),
+                    RegulatorKind::Compressor => Pass::Exactly(set),
+                }
             }
             layout::Law::Regulator(i) if modes[i.index()] == RegulatorState::Closed => continue,
-            _ => None,
+            _ => Pass::Same,
         };
-        adjacency[b.from.index()].push((b.to, cap));
+        adjacency[b.from.index()].push((b.to, pass));
         if !matches!(b.branch, BranchRef::Regulator(_)) {
-            adjacency[b.to.index()].push((b.from, None));
+            adjacency[b.to.index()].push((b.from, Pass::Same));
         }
     }
     while let Some(n) = queue.pop_front() {
         let p = guess[n.index()];
-        for &(m, cap) in &adjacency[n.index()] {
+        for &(m, pass) in &adjacency[n.index()] {
             if guess[m.index()].is_nan() {
-                guess[m.index()] = cap.map_or(p, |c| c.min(p));
+                guess[m.index()] = match pass {
+                    Pass::Same => p,
+                    Pass::AtMost(set) => set.min(p),
+                    Pass::Exactly(set) => set,
+                };
                 queue.push_back(m);
             }
         }
@@ -655,23 +671,39 @@ fn next_modes(network: &Network, state: &SteadyState, modes: &[RegulatorState]) 
             let p_in = state.pressure_bar_abs(r.from);
             let p_out = state.pressure_bar_abs(r.to);
             let m = state.regulator_flow_kg_s[i];
-            let regulating = |p_in: f64| {
-                if p_in > set {
+            // A regulator acts while its inlet is above the set point, a
+            // compressor while it is below; otherwise each passes gas
+            // through (fully open, or the compressor's bypass).
+            let acts = |p_in: f64| match r.kind {
+                RegulatorKind::Reducing => p_in > set,
+                RegulatorKind::Compressor => p_in < set,
+            };
+            let mode_for = |p_in: f64| {
+                if acts(p_in) {
                     RegulatorState::Active
                 } else {
                     RegulatorState::Open
                 }
             };
+            let clearly = |p_in: f64, sign: f64| match r.kind {
+                RegulatorKind::Reducing => sign * (p_in - set) > PRESSURE_TOL_BAR,
+                RegulatorKind::Compressor => sign * (set - p_in) > PRESSURE_TOL_BAR,
+            };
             match mode {
-                RegulatorState::Active if m < -flow_tol => RegulatorState::Closed,
-                RegulatorState::Active if p_in.is_some_and(|p| p < set - PRESSURE_TOL_BAR) => RegulatorState::Open,
-                RegulatorState::Open if m < -flow_tol => RegulatorState::Closed,
-                RegulatorState::Open if p_in.is_some_and(|p| p > set + PRESSURE_TOL_BAR) => RegulatorState::Active,
+                RegulatorState::Active | RegulatorState::Open if m < -flow_tol => RegulatorState::Closed,
+                // The inlet crossed the set point: act, or pass through.
+                RegulatorState::Active if p_in.is_some_and(|p| clearly(p, -1.0)) => RegulatorState::Open,
+                RegulatorState::Open if p_in.is_some_and(|p| clearly(p, 1.0)) => RegulatorState::Active,
                 RegulatorState::Closed => match (p_in, p_out) {
                     // The outlet side has no other source: it needs this one.
-                    (Some(p_in), None) => regulating(p_in),
-                    (Some(p_in), Some(p_out)) if p_out < set - PRESSURE_TOL_BAR && p_in > p_out + PRESSURE_TOL_BAR => {
-                        regulating(p_in)
+                    (Some(p_in), None) => mode_for(p_in),
+                    // The outlet side is below the set point, and this one
+                    // can deliver there (a compressor always can).
+                    (Some(p_in), Some(p_out))
+                        if p_out < set - PRESSURE_TOL_BAR
+                            && (r.kind == RegulatorKind::Compressor || p_in > p_out + PRESSURE_TOL_BAR) =>
+                    {
+                        mode_for(p_in)
                     }
                     _ => RegulatorState::Closed,
                 },

@@ -377,3 +377,38 @@ fn a_storage_step_closes_the_mass_balance_with_the_linepack_change() {
     assert!((state.supply_flow_kg_s[0] - steady.supply_flow_kg_s[0]).abs() < 1e-6);
     assert!((p_g(&net, &state, "D") - p_g(&net, &steady, "D")).abs() < 1e-6);
 }
+
+/// Supply at A (`p_in` bar g) –P1– B =compressor (set 60 bar g)=> C –P2– D, demand at D.
+fn compressor_line(p_in: f64) -> Network {
+    network(
+        &["A", "B", "C", "D"],
+        &[("P1", "A", "B", 50_000.0, 500.0), ("P2", "C", "D", 50_000.0, 500.0)],
+        json!({
+            "compressors": [{"id": "K", "from": "B", "to": "C", "outlet_pressure_bar_g": 60.0}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": p_in, "kind": "other"}],
+            "consumers": [{"id": "X", "node": "D", "kind": "industrial", "demand_kg_s": 40.0}]
+        }),
+    )
+}
+
+#[test]
+fn a_compressor_raises_its_outlet_to_the_set_point() {
+    let net = compressor_line(40.0);
+    let s = solve(&net);
+    let (state, flow) = regulator(&net, &s, "K");
+    assert_eq!(state, RegulatorState::Active);
+    assert!((flow - 40.0).abs() < 1e-9);
+    assert!((p_g(&net, &s, "C") - 60.0).abs() < 1e-9);
+    assert!(p_g(&net, &s, "B") < 40.0, "suction below the supply");
+}
+
+#[test]
+fn a_compressor_with_its_inlet_above_the_set_point_is_bypassed() {
+    let net = compressor_line(75.0);
+    let s = solve(&net);
+    let (state, flow) = regulator(&net, &s, "K");
+    assert_eq!(state, RegulatorState::Open);
+    assert!((flow - 40.0).abs() < 1e-9);
+    assert!((p_g(&net, &s, "B") - p_g(&net, &s, "C")).abs() < 1e-9);
+    assert!(p_g(&net, &s, "C") > 60.0);
+}

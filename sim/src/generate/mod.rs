@@ -325,6 +325,7 @@ pub fn city(config: &CityConfig) -> NetworkFile {
         pipes,
         valves,
         regulators,
+        compressors: Vec::new(),
         supplies,
         consumers,
         injections: Vec::new(),
