@@ -35,6 +35,7 @@
 
 pub mod file;
 pub mod gas;
+pub mod gaslib;
 pub mod ids;
 pub mod linepack;
 pub mod network;

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command.
 
 mod network_check;
+mod network_import;
 mod replay;
 mod sim_generate;
 mod sim_outage;
@@ -54,7 +55,26 @@ enum ConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// A GasLib instance (ZIB XML): topology, and a nomination if given.
+    Gaslib {
+        /// The instance's .net file.
+        #[arg(long)]
+        net: PathBuf,
+        /// A nomination (.scn) for entry and exit flows.
+        #[arg(long)]
+        scn: Option<PathBuf>,
+        /// Output network file (.json or .toml).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum NetworkCommand {
+    /// Convert a network from another format (see docs/gaslib.md).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Validate a network file and describe it: element counts, connected
     /// components, disconnected nodes, total demand.
     Check {
@@ -189,6 +209,9 @@ pub struct BadInput(pub String);
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
+        Command::Network(NetworkCommand::Import(ImportCommand::Gaslib { net, scn, out })) => {
+            network_import::gaslib(&net, scn.as_deref(), &out)
+        }
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
         Command::Sim(SimCommand::Scenarios {

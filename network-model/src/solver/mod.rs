@@ -357,7 +357,7 @@ impl SteadySolver {
             let any_regulator = network.regulators.iter().any(|r| r.in_service);
             criteria.early_stop_step_bar = any_regulator.then_some(REGULATOR_CHECK_STEP_BAR);
             let mut cold = restart && !warm;
-            fresh = false;
+            let mut failed = false;
             let converged = loop {
                 let outcome = self.newton.run(layout, network, self.options.friction, &criteria, cold);
                 cold = false;
@@ -371,6 +371,15 @@ impl SteadySolver {
                 };
                 write_state(&self.newton, network, layout, &modes, state);
                 match outcome {
+                    // Newton found no state with these modes; if the last
+                    // iterate says some regulator or compressor should be
+                    // in another, try that from a fresh start.
+                    Err(Failure::NotConverged { .. } | Failure::LineSearch { .. })
+                        if any_regulator && next_modes(network, state, &modes) != modes =>
+                    {
+                        failed = true;
+                        break false;
+                    }
                     Err(failure) => return Err(self.failure(failure, network, layout, state)),
                     Ok(o) if o.converged => break true,
                     Ok(_) if next_modes(network, state, &modes) != modes => break false,
@@ -383,14 +392,17 @@ impl SteadySolver {
                 return Ok(());
             }
             modes = next;
-            warm = true;
+            // After a failure, start afresh from the supplies; otherwise go
+            // on from the last iterate.
+            fresh = failed;
+            warm = !failed;
         }
         let changed = network
             .regulators
             .iter()
             .zip(&modes)
             .zip(&state.regulator_state)
-            .find(|((_, a), b)| a != b)
+            .find(|((r, a), b)| r.in_service && a != b)
             .map_or_else(String::new, |((r, _), _)| r.id.clone());
         Err(SolveError::RegulatorsUnsettled {
             rounds: max_rounds,

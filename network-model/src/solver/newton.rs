@@ -126,6 +126,9 @@ impl Newton {
     /// Sizes the buffers for `layout`; allocates only when they must grow.
     pub fn prepare(&mut self, layout: &Layout) {
         let dim = layout.dim();
+        // A numeric LU is tied to the structure it was first factored with
+        // (faer 0.24 does not resize it for another one).
+        self.pivoting = NumericLu::default();
         for v in [
             &mut self.x,
             &mut self.x_trial,
@@ -284,16 +287,26 @@ impl Newton {
         let mem = self.mem.as_mut().expect("just allocated");
         let pattern = SymbolicSparseColMatRef::new_checked(n_system, n_system, &layout.col_ptr, None, &layout.row_idx);
         let a = SparseColMatRef::new(pattern, &self.values);
-        let Ok(lu) = sym.factorize_numeric_lu(&mut self.pivoting, a, Par::Seq, MemStack::new(mem), Default::default())
-        else {
+        // faer 0.24 panics in the solve instead of failing the
+        // factorization when a pivot is exactly zero (faer-rs issue 232):
+        // a singular matrix, reported as such.
+        let (pivoting, rhs) = (&mut self.pivoting, &mut self.rhs);
+        let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let Ok(lu) = sym.factorize_numeric_lu(pivoting, a, Par::Seq, MemStack::new(mem), Default::default()) else {
+                return false;
+            };
+            lu.solve_in_place_with_conj(
+                Conj::No,
+                MatMut::from_column_major_slice_mut(rhs, n_system, 1),
+                Par::Seq,
+                MemStack::new(mem),
+            );
+            true
+        }));
+        if !matches!(solved, Ok(true)) {
+            self.pivoting = Default::default();
             return false;
-        };
-        lu.solve_in_place_with_conj(
-            Conj::No,
-            MatMut::from_column_major_slice_mut(&mut self.rhs, n_system, 1),
-            Par::Seq,
-            MemStack::new(mem),
-        );
+        }
         self.dx[..n_system].copy_from_slice(&self.rhs);
         true
     }

@@ -1,0 +1,119 @@
+//! GasLib instances (tests/fixtures/gaslib, CC BY 3.0, see the README
+//! there) import, validate and solve, with pressures inside the instance's
+//! bounds where the import's set points allow it.
+
+use std::path::Path;
+
+use linepack_network::file::{Format, parse, to_string};
+use linepack_network::gaslib::import;
+use linepack_network::solver::{RegulatorState, SolveOptions, SteadySolver};
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gaslib")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct Outcome {
+    nodes: usize,
+    /// Share of nodes whose pressure is inside the instance's bounds.
+    within_bounds: f64,
+    min_bar_g: f64,
+    max_bar_g: f64,
+}
+
+fn import_and_solve(net: &str, scn: &str) -> Outcome {
+    let net_text = fixture(net);
+    let scn_text = fixture(scn);
+    let imported = import(&net_text, net, Some((&scn_text, scn)), net).unwrap_or_else(|e| panic!("{e}"));
+    // What the importer writes is a valid network file, JSON and TOML.
+    let json = to_string(&imported.file, Format::Json);
+    let network = parse(&json, Format::Json, Path::new(net)).unwrap_or_else(|e| panic!("{e}"));
+    parse(&to_string(&imported.file, Format::Toml), Format::Toml, Path::new(net)).unwrap();
+    let state = SteadySolver::new(&network, SolveOptions::default())
+        .solve(&network)
+        .unwrap_or_else(|e| panic!("{net}: {e}"));
+    let mut within = 0;
+    let mut counted = 0;
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (i, node) in network.nodes.iter().enumerate() {
+        let Some(p) = state.pressure_bar_g(&network, linepack_network::ids::NodeIdx::new(i)) else {
+            continue;
+        };
+        assert!(p.is_finite() && p > -1.0, "{net}: node {} at {p} bar g", node.id);
+        min = min.min(p);
+        max = max.max(p);
+        if let Some(&(lo, hi)) = imported.bounds_bar_g.get(&node.id) {
+            counted += 1;
+            if p >= lo - 1e-6 && p <= hi + 1e-6 {
+                within += 1;
+            }
+        }
+    }
+    // Every active compressor and regulator holds its set point.
+    for (i, r) in network.regulators.iter().enumerate() {
+        if state.regulator_state[i] == RegulatorState::Active {
+            let p = state.pressure_bar_g(&network, r.to).unwrap();
+            assert!((p - r.outlet_pressure_bar_g).abs() < 1e-6, "{net}: {} at {p}", r.id);
+        }
+    }
+    Outcome {
+        nodes: network.nodes.len(),
+        within_bounds: within as f64 / counted.max(1) as f64,
+        min_bar_g: min,
+        max_bar_g: max,
+    }
+}
+
+fn check(net: &str, scn: &str, nodes: usize, min_within: f64) {
+    let o = import_and_solve(net, scn);
+    eprintln!(
+        "{net}: {} nodes, {:.1} % within bounds, pressures {:.2} .. {:.2} bar g",
+        o.nodes,
+        100.0 * o.within_bounds,
+        o.min_bar_g,
+        o.max_bar_g
+    );
+    assert_eq!(o.nodes, nodes);
+    assert!(
+        o.within_bounds >= min_within,
+        "{net}: {:.3} within bounds",
+        o.within_bounds
+    );
+}
+
+#[test]
+fn gaslib_11() {
+    // Two exits sit above their 60 bar upper bound: the entries hold their
+    // upper bound (70 bar) and compressor CS02 runs in bypass, so the exits
+    // see entry pressure less the pipe losses; lower entry pressures would
+    // fit (docs/gaslib.md).
+    check("GasLib-11.net", "GasLib-11.scn", 11, 0.8);
+}
+
+#[test]
+fn gaslib_24() {
+    check("GasLib-24.net", "GasLib-24.scn", 24, 1.0);
+}
+
+#[test]
+fn gaslib_40() {
+    check("GasLib-40.net", "GasLib-40.scn", 40, 1.0);
+}
+
+#[test]
+fn gaslib_134_with_a_nomination() {
+    check("GasLib-134-v2.net", "GasLib-134-v2_2011-11-01.scn", 134, 1.0);
+}
+
+#[test]
+fn gaslib_582() {
+    check("GasLib-582-v2.net", "GasLib-582-v2_nomination_cold_5.scn", 582, 0.99);
+}
+
+#[test]
+#[ignore = "does not solve yet: the import's valve and station choices leave regions that cannot be fed (docs/gaslib.md)"]
+fn gaslib_4197() {
+    check("GasLib-4197.net", "GasLib-4197_nomination_mild_0006.scn", 4197, 1.0);
+}
