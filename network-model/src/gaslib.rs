@@ -152,6 +152,7 @@ pub fn import(
     net_xml: &str,
     net_name: &str,
     scenario: Option<(&str, &str)>,
+    decisions: Option<(&str, &str)>,
     name: &str,
 ) -> Result<Imported, GaslibError> {
     let doc = parse(net_xml, net_name)?;
@@ -273,7 +274,27 @@ pub fn import(
         .iter()
         .filter_map(|(id, i)| Some((id.clone(), i.p_max_abs?)))
         .collect();
-    let operation = operate(&mut passive, &entries, &valve_list, &station_list, &upper_bound);
+    let decided = match decisions {
+        Some((text, file)) => {
+            let (decided, unknown) = combined_decisions(text, file, &connections)?;
+            if !unknown.is_empty() {
+                notes.push(format!(
+                    "{file}: decisions for elements not in the network, ignored: {}",
+                    unknown.join(", ")
+                ));
+            }
+            decided
+        }
+        None => HashMap::new(),
+    };
+    let operation = operate(
+        &mut passive,
+        &entries,
+        &valve_list,
+        &station_list,
+        &upper_bound,
+        &decided,
+    );
 
     // One held pressure per passive region: a pressure set at one point of
     // a region reaches all of it through pipes of small resistance, so
@@ -386,6 +407,7 @@ pub fn import(
                     ));
                 }
             }
+            _ if decided.get(&id) == Some(&Decision::Bypass) => valves.push(connector(0.0, CONNECTOR_DIAMETER_MM)),
             _ => {
                 let set = held_at(&to)
                     .ok_or_else(|| ctx.err(&c, "no pressureOutMax and no upper bound in the region it feeds"))?;
@@ -452,7 +474,7 @@ pub fn import(
         "each region joined by pipes, short pipes, resistors and open valves holds one pressure: the lowest upper bound in it and of the entries, control valves and compressors feeding it".into(),
     );
 
-    for why in [BYPASSED, NO_GAS, RING, TWO_SET_POINTS] {
+    for why in [DECIDED, BYPASSED, NO_GAS, RING, TWO_SET_POINTS] {
         let mut ids: Vec<&str> = operation
             .out_of_service
             .iter()
@@ -468,7 +490,7 @@ pub fn import(
             ));
         }
     }
-    for why in [LOOP, VALVE_BYPASS, LEVELS, TWO_HELD] {
+    for why in [DECIDED, LOOP, VALVE_BYPASS, LEVELS, TWO_HELD] {
         let mut ids: Vec<&str> = operation
             .closed
             .iter()
@@ -592,6 +614,7 @@ fn fixed_loss_zeta(gas: &GasSpec, loss_bar: f64, flow_nm3_h: f64, p_abs: f64) ->
     (loss_bar * 1e5 / (0.5 * rho * v * v)).min(1e6)
 }
 
+const DECIDED: &str = "as the decisions file says";
 const LOOP: &str = "closes a loop (one pressure, no unique flow split)";
 const VALVE_BYPASS: &str = "bypasses a station (closed so the station acts)";
 const TWO_HELD: &str = "joins two entries through valves alone";
@@ -648,6 +671,7 @@ fn operate(
     valves: &[Link],
     stations: &[Link],
     upper_bound: &HashMap<String, f64>,
+    decided: &HashMap<String, Decision>,
 ) -> Operation {
     const HELD: &str = "\u{0}held";
     let mut closed = HashMap::new();
@@ -668,7 +692,9 @@ fn operate(
             level.get(&a).copied().unwrap_or(f64::INFINITY),
             level.get(&b).copied().unwrap_or(f64::INFINITY),
         );
-        let why = if a == b {
+        let why = if let Some(d) = decided.get(&v.id) {
+            (*d == Decision::Closed).then_some(DECIDED)
+        } else if a == b {
             Some(LOOP)
         } else if stations.iter().any(|s| {
             let (x, y) = (passive.find(&s.from), passive.find(&s.to));
@@ -694,8 +720,24 @@ fn operate(
         }
     }
 
+    for s in stations {
+        match decided.get(&s.id) {
+            Some(Decision::Closed) => {
+                out_of_service.insert(s.id.clone(), DECIDED);
+            }
+            Some(Decision::Bypass) => {
+                passive.union(&s.from, &s.to);
+                ideal.union(&s.from, &s.to);
+            }
+            _ => {}
+        }
+    }
+    let stations: Vec<&Link> = stations
+        .iter()
+        .filter(|s| !matches!(decided.get(&s.id), Some(Decision::Closed | Decision::Bypass)))
+        .collect();
     let mut fed: std::collections::HashSet<String> = entries.iter().map(|id| passive.find(id)).collect();
-    let mut ordered: Vec<&Link> = stations.iter().collect();
+    let mut ordered: Vec<&Link> = stations.clone();
     ordered.sort_by_key(|s| !s.compressor);
     let mut feeds: Vec<&Link> = Vec::new();
     loop {
@@ -718,7 +760,10 @@ fn operate(
     let others = ordered.iter().copied().filter(|s| !feeds.iter().any(|f| f.id == s.id));
     for s in feeds.iter().copied().chain(others) {
         let (a, b) = (passive.find(&s.from), passive.find(&s.to));
-        let why = if a == b {
+        let why = if decided.get(&s.id) == Some(&Decision::Active) {
+            ideal.union(HELD, &s.to);
+            None
+        } else if a == b {
             Some(BYPASSED)
         } else if !fed.contains(&a) {
             Some(NO_GAS)
@@ -737,6 +782,58 @@ fn operate(
         }
     }
     Operation { closed, out_of_service }
+}
+
+/// What a `.cdf` decision says of a valve or station.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    Open,
+    Closed,
+    Active,
+    Bypass,
+}
+
+/// The first decision of each group of a `.cdf` combined-decisions file:
+/// valves open (1) or closed (0), control valves and compressor stations
+/// closed (0), active or in bypass; and the ids it names that the network
+/// does not have.
+fn combined_decisions(
+    text: &str,
+    file: &str,
+    connections: &[(Node, &str, String, String, String)],
+) -> Result<(HashMap<String, Decision>, Vec<String>), GaslibError> {
+    let doc = parse(text, file)?;
+    let ctx = Ctx { file };
+    let mut out = HashMap::new();
+    let mut unknown = Vec::new();
+    for group in doc
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "decisionGroup")
+    {
+        let Some(first) = group
+            .children()
+            .find(|n| n.is_element() && n.tag_name().name() == "decision")
+        else {
+            continue;
+        };
+        for e in first.children().filter(|n| n.is_element()) {
+            let tag = e.tag_name().name();
+            let id = e.attribute("id").ok_or_else(|| ctx.err(&e, "no id"))?;
+            if !connections.iter().any(|(_, t, cid, ..)| *t == tag && cid == id) {
+                unknown.push(id.to_string());
+                continue;
+            }
+            let decision = match (tag, e.attribute("value"), e.attribute("mode")) {
+                ("valve", Some("1"), _) => Decision::Open,
+                (_, Some("0"), _) => Decision::Closed,
+                (_, Some("1"), Some("bypass")) => Decision::Bypass,
+                (_, Some("1"), _) => Decision::Active,
+                (_, other, _) => return Err(ctx.err(&e, format!("value {other:?}: expected 0 or 1"))),
+            };
+            out.insert(id.to_string(), decision);
+        }
+    }
+    Ok((out, unknown))
 }
 
 /// Orders ids like "valve_9" before "valve_10".

@@ -64,6 +64,11 @@ enum ImportCommand {
         /// A nomination (.scn) for entry and exit flows.
         #[arg(long)]
         scn: Option<PathBuf>,
+        /// Combined decisions (.cdf): valves open or closed, control valves
+        /// and compressors closed, active or in bypass (the first decision
+        /// of each group). Without it the import decides (docs/gaslib.md).
+        #[arg(long)]
+        cdf: Option<PathBuf>,
         /// Output network file (.json or .toml).
         #[arg(short, long)]
         out: PathBuf,
@@ -209,8 +214,8 @@ pub struct BadInput(pub String);
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Network(NetworkCommand::Check { file }) => network_check::run(&file),
-        Command::Network(NetworkCommand::Import(ImportCommand::Gaslib { net, scn, out })) => {
-            network_import::gaslib(&net, scn.as_deref(), &out)
+        Command::Network(NetworkCommand::Import(ImportCommand::Gaslib { net, scn, cdf, out })) => {
+            network_import::gaslib(&net, scn.as_deref(), cdf.as_deref(), &out)
         }
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
         Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),

@@ -1,4 +1,4 @@
-//! `linepack network import gaslib --net FILE.net [--scn FILE.scn] -o OUT`.
+//! `linepack network import gaslib --net FILE.net [--scn FILE.scn] [--cdf FILE.cdf] -o OUT`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,24 +10,24 @@ use linepack_network::gaslib::import;
 
 use super::BadInput;
 
-pub fn gaslib(net: &Path, scn: Option<&Path>, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn gaslib(net: &Path, scn: Option<&Path>, cdf: Option<&Path>, out: &Path) -> anyhow::Result<ExitCode> {
     let read = |p: &Path| std::fs::read_to_string(p).context(BadInput(format!("cannot read {}", p.display())));
     let format = Format::from_path(out)
         .with_context(|| format!("{}: use a .json or .toml extension", out.display()))
         .context(BadInput("-o".into()))?;
     let net_text = read(net)?;
     let scn_text = scn.map(read).transpose()?;
+    let cdf_text = cdf.map(read).transpose()?;
+    let named = |text: &Option<String>, path: Option<&Path>| text.clone().zip(path.map(|p| p.display().to_string()));
+    let (scn_named, cdf_named) = (named(&scn_text, scn), named(&cdf_text, cdf));
     let name = net
         .file_stem()
         .map_or_else(|| "gaslib".into(), |s| s.to_string_lossy().into_owned());
     let imported = import(
         &net_text,
         &net.display().to_string(),
-        scn_text
-            .as_deref()
-            .zip(scn.map(|p| p.display().to_string()))
-            .as_ref()
-            .map(|(t, n)| (*t, n.as_str())),
+        scn_named.as_ref().map(|(t, n)| (t.as_str(), n.as_str())),
+        cdf_named.as_ref().map(|(t, n)| (t.as_str(), n.as_str())),
         &name,
     )
     .context(BadInput("GasLib instance".into()))?;
