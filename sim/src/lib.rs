@@ -1,13 +1,20 @@
 //! `linepack-sim`: the network simulator engineers use.
 //!
-//! Owns today:
-//! - [`generate`]: synthetic city networks (grid mesh, stations with
-//!   regulators, users of every kind, sensors, zones) for the demo, tests
+//! Owns:
+//! - [`generate`]: synthetic city networks (trunk with stations, metered
+//!   districts, users of every kind, sensors, zones) for the demo, tests
 //!   and benches;
-//! - [`rng`]: the deterministic random source every simulation draws from.
-//!
-//! Scenarios, time stepping and telemetry publishing arrive with the
-//! simulator issue.
+//! - [`rng`]: the deterministic random source every simulation draws from;
+//! - [`scenario`]: scenario files (TOML) resolved against a network, and
+//!   scenario sets for evaluation;
+//! - [`simulation`]: time stepping (warm-started quasi-steady solves with
+//!   the linepack change), demand profiles, leaks, outages, set points,
+//!   valves and device events;
+//! - [`telemetry`]: what each sensor reports, with noise and faults;
+//! - [`truth`]: the ground truth and mass totals of a run;
+//! - [`run`] and [`publish`]: a whole run to an NDJSON recording or an MQTT
+//!   broker;
+//! - [`outage`]: what-if with an element out of service.
 
 pub mod generate;
 pub mod outage;
