@@ -111,6 +111,14 @@ fn gaslib_40() {
 }
 
 #[test]
+fn gaslib_134_with_each_of_its_nominations() {
+    for day in 2..=12 {
+        let scn = format!("GasLib-134-v2_2011-11-{day:02}.scn");
+        check("GasLib-134-v2.net", &scn, None, 134, 1.0);
+    }
+}
+
+#[test]
 fn gaslib_134_with_a_nomination() {
     check("GasLib-134-v2.net", "GasLib-134-v2_2011-11-01.scn", None, 134, 1.0);
 }

@@ -52,8 +52,7 @@ pub fn truth_path(out: &Path) -> PathBuf {
 
 pub fn run(network_path: &Path, scenario_path: &Path, o: &Outputs) -> anyhow::Result<ExitCode> {
     let network = file::load(network_path)?;
-    let scenario = Scenario::load(scenario_path, &network, now_ms())
-        .context(BadInput(format!("scenario {}", scenario_path.display())))?;
+    let scenario = Scenario::load(scenario_path, &network, now_ms()).context(BadInput("--scenario".into()))?;
     if !(o.speed.is_finite() && o.speed > 0.0) {
         return Err(
             anyhow::anyhow!("--speed {}: must be a positive number", o.speed).context(BadInput("arguments".into()))
