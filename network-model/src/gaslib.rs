@@ -1,21 +1,21 @@
-//! GasLib import: the ZIB XML of a GasLib instance (`.net` topology and an
-//! optional `.scn` nomination) as a network file. `docs/gaslib.md` states
-//! every mapping; in short:
+//! GasLib import: the ZIB XML of a GasLib instance (`.net` topology, an
+//! optional `.scn` nomination and `.cdf` combined decisions) as a network
+//! file. `docs/gaslib.md` states every mapping and choice; in short:
 //!
-//! - sources, sinks and inner nodes are nodes (height, x, y); the gas is
-//!   the first source's (norm density, temperature, and a linear Z fitted
-//!   to the Papay formula at its pseudocritical point);
-//! - pipes are pipes; short pipes and valves (open) are loss-free valves;
-//!   resistors are valves with their drag factor (a fixed-loss resistor
-//!   gets the drag factor that gives its loss at half its flow bound);
-//!   control valves are regulators and compressor stations compressors,
-//!   their set point the outlet node's upper pressure bound (capped by the
-//!   element's own `pressureOutMax`);
-//! - with a nomination, sinks draw their nominated flow; the entry with the
-//!   largest nominated flow holds its upper pressure bound (the one supply
-//!   of the model) and the other entries inject their nominated flow.
-//!   Without one, every source is a supply at its upper pressure bound and
-//!   every sink draws the middle of its flow bounds.
+//! - sources, sinks and inner nodes are nodes; the gas is the first
+//!   source's (Z linear in pressure, Papay's linear term);
+//! - pipes are pipes, short pipes short wide pipes, valves loss-free valves,
+//!   resistors valves with a loss coefficient; control valves are
+//!   regulators and compressor stations compressors;
+//! - entries with a nominated flow are supplies, sinks draw their nominated
+//!   flow (without a nomination: every source, the middle of each sink's
+//!   flow bounds);
+//! - which valves are open and which stations run comes from the decisions
+//!   file, else from rules as gas spreads from the entries (`operate`);
+//! - each region (joined by pipes, short pipes, resistors and open valves)
+//!   holds one pressure, set points follow the order gas reaches the
+//!   regions, and entry pressures are lowered where the solved network
+//!   would exceed upper bounds downstream.
 //!
 //! GasLib pressures are absolute ("bar") unless marked "barg"; flows are in
 //! 1000 m³/h at normal conditions.
@@ -545,7 +545,7 @@ pub fn import(
         .iter()
         .filter_map(|(id, i)| Some((id.clone(), (gauge(id, i.p_min_abs?), gauge(id, i.p_max_abs?)))))
         .collect();
-    Ok(Imported {
+    let mut imported = Imported {
         file: NetworkFile {
             format: Some(FORMAT_MARKER.to_string()),
             version: FORMAT_VERSION,
@@ -564,7 +564,73 @@ pub fn import(
         },
         notes,
         bounds_bar_g,
-    })
+    };
+    fit_entry_pressures(&mut imported);
+    Ok(imported)
+}
+
+/// Share of nodes with bounds whose solved pressure lies within them, and
+/// the largest excess over an upper bound (bar), or `None` if the network
+/// does not solve.
+fn bounds_check(imported: &Imported) -> Option<(f64, f64)> {
+    let network = crate::file::validate::build(imported.file.clone()).ok()?;
+    let state = crate::solver::SteadySolver::new(&network, Default::default())
+        .solve(&network)
+        .ok()?;
+    let (mut within, mut counted, mut excess) = (0, 0, 0.0f64);
+    for (i, node) in network.nodes.iter().enumerate() {
+        let (Some(p), Some(&(lo, hi))) = (
+            state.pressure_bar_g(&network, crate::ids::NodeIdx::new(i)),
+            imported.bounds_bar_g.get(&node.id),
+        ) else {
+            continue;
+        };
+        counted += 1;
+        if p >= lo - 1e-6 && p <= hi + 1e-6 {
+            within += 1;
+        }
+        excess = excess.max(p - hi);
+    }
+    Some((within as f64 / counted.max(1) as f64, excess))
+}
+
+/// Entries and compressors hold their region's upper bound; where the
+/// solved network then exceeds upper bounds downstream (a compressor in
+/// bypass passes its inlet pressure on), entry pressures and compressor set
+/// points are lowered by the largest excess (and 0.1 bar), as long as that
+/// brings more nodes within their bounds. A few rounds at most; each one a
+/// steady solve.
+fn fit_entry_pressures(imported: &mut Imported) {
+    const MARGIN_BAR: f64 = 0.1;
+    let Some((mut share, mut excess)) = bounds_check(imported) else {
+        return;
+    };
+    let mut lowered = 0.0;
+    for _ in 0..4 {
+        if share >= 1.0 || excess <= 1e-6 {
+            break;
+        }
+        let mut trial = imported.clone();
+        for s in &mut trial.file.supplies {
+            s.pressure_bar_g -= excess + MARGIN_BAR;
+        }
+        for c in &mut trial.file.compressors {
+            c.outlet_pressure_bar_g -= excess + MARGIN_BAR;
+        }
+        match bounds_check(&trial) {
+            Some((share_t, excess_t)) if share_t > share => {
+                lowered += excess + MARGIN_BAR;
+                *imported = trial;
+                (share, excess) = (share_t, excess_t);
+            }
+            _ => break,
+        }
+    }
+    if lowered > 0.0 {
+        imported.notes.push(format!(
+            "entry pressures and compressor set points lowered by {lowered:.2} bar: at their upper bounds the network exceeded upper bounds downstream"
+        ));
+    }
 }
 
 /// The gas of the first source: norm density, temperature, and Z linear
