@@ -3,25 +3,13 @@
 //! cities of 2,500 and 100,000 junctions at 1-minute steps; against a cold
 //! steady solve of the same network (the baseline in BENCHMARKS.md).
 
-use std::path::Path;
-
 use criterion::{Criterion, criterion_group, criterion_main};
+use linepack_benches::city_network;
 use linepack_network::Network;
-use linepack_network::file::{Format, parse, to_string};
-use linepack_sim::generate::{CityConfig, city};
 use linepack_sim::run::{NullSink, Sink};
 use linepack_sim::scenario::{Scenario, ScenarioFile};
 use linepack_sim::simulation::Simulation;
 use linepack_sim::telemetry::Telemetry;
-
-fn network(nodes: usize) -> Network {
-    let f = city(&CityConfig {
-        nodes,
-        seed: 1,
-        ..CityConfig::default()
-    });
-    parse(&to_string(&f, Format::Json), Format::Json, Path::new("city.json")).unwrap()
-}
 
 /// A long run of 1-minute steps with demand noise, so no step is the last.
 fn simulation(net: &Network) -> Simulation {
@@ -34,7 +22,7 @@ fn simulation(net: &Network) -> Simulation {
 fn steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("sim_step");
     for (name, nodes, samples) in [("city_2500", 2_500, 50), ("city_100k", 100_000, 10)] {
-        let net = network(nodes);
+        let net = city_network(nodes, 1);
         let mut sim = simulation(&net);
         let mut telemetry = Telemetry::new(&sim);
         let mut out = Vec::new();

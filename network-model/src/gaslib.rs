@@ -208,8 +208,8 @@ pub fn import(
     })?;
     let gauge = |id: &str, abs: f64| abs - ambient_pressure_bar(info.get(id).map_or(0.0, |i| i.height_m));
 
-    // Connections, and the regions that passive elements (pipes, short
-    // pipes, valves, resistors) join.
+    // Connections, and the regions that pipes, short pipes and resistors
+    // join (`operate` adds the valves it opens).
     let mut connections = Vec::new();
     let mut passive = UnionFind::default();
     for c in doc.descendants().filter(|n| n.is_element()) {
@@ -303,13 +303,6 @@ pub fn import(
     // their own limits. Two different pressures there would drive
     // enormous flows through the short connectors.
     let mut held: HashMap<String, f64> = HashMap::new();
-    let cap = |held: &mut HashMap<String, f64>, passive: &mut UnionFind, node: &str, p: Option<f64>| {
-        let root = passive.find(node);
-        let v = held.entry(root).or_insert(f64::INFINITY);
-        if let Some(p) = p {
-            *v = v.min(p);
-        }
-    };
     for id in &order {
         cap(&mut held, &mut passive, id, info[id].p_max_abs);
     }
@@ -475,13 +468,7 @@ pub fn import(
     );
 
     for why in [DECIDED, BYPASSED, NO_GAS, RING, TWO_SET_POINTS] {
-        let mut ids: Vec<&str> = operation
-            .out_of_service
-            .iter()
-            .filter(|(_, w)| **w == why)
-            .map(|(id, _)| id.as_str())
-            .collect();
-        ids.sort_unstable_by_key(|id| natural_key(id));
+        let ids = ids_for(&operation.out_of_service, why);
         if !ids.is_empty() {
             notes.push(format!(
                 "{} control valve(s) or compressor(s) out of service, {why}: {}",
@@ -491,13 +478,7 @@ pub fn import(
         }
     }
     for why in [DECIDED, LOOP, VALVE_BYPASS, LEVELS, TWO_HELD] {
-        let mut ids: Vec<&str> = operation
-            .closed
-            .iter()
-            .filter(|(_, w)| **w == why)
-            .map(|(id, _)| id.as_str())
-            .collect();
-        ids.sort_unstable_by_key(|id| natural_key(id));
+        let ids = ids_for(&operation.closed, why);
         if !ids.is_empty() {
             notes.push(format!("{} valve(s) closed, each {why}: {}", ids.len(), ids.join(", ")));
         }
@@ -745,8 +726,7 @@ fn operate(
     // The lowest upper bound of each region.
     let mut level: HashMap<String, f64> = HashMap::new();
     for (id, p) in upper_bound {
-        let v = level.entry(passive.find(id)).or_insert(f64::INFINITY);
-        *v = v.min(*p);
+        cap(&mut level, passive, id, Some(*p));
     }
     let mut ideal = UnionFind::default();
     for id in entries {
@@ -902,6 +882,17 @@ fn combined_decisions(
     Ok((out, unknown))
 }
 
+/// The ids decided for `why`, in natural order.
+fn ids_for<'a>(decided: &'a HashMap<String, &'static str>, why: &str) -> Vec<&'a str> {
+    let mut ids: Vec<&str> = decided
+        .iter()
+        .filter(|(_, w)| **w == why)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    ids.sort_unstable_by_key(|id| natural_key(id));
+    ids
+}
+
 /// Orders ids like "valve_9" before "valve_10".
 fn natural_key(id: &str) -> (String, u64) {
     let digits = id.len() - id.bytes().rev().take_while(u8::is_ascii_digit).count();
@@ -976,6 +967,15 @@ fn order_set_points(
         }
     }
     lowered
+}
+
+/// Lowers the pressure `by_region` records for `node`'s region to `p`
+/// (a region without a record starts unbounded).
+fn cap(by_region: &mut HashMap<String, f64>, passive: &mut UnionFind, node: &str, p: Option<f64>) {
+    let v = by_region.entry(passive.find(node)).or_insert(f64::INFINITY);
+    if let Some(p) = p {
+        *v = v.min(p);
+    }
 }
 
 /// Whether `to` can be reached from `from` along `edges`.

@@ -6,15 +6,13 @@
 //!
 //! Usage: sim_publish [--duration 2h]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use linepack_benches::city_network;
 use linepack_ingest::mqtt::{MqttConfig, MqttIngest};
 use linepack_ingest::telemetry::UnitsConfig;
-use linepack_network::file::{Format, parse, to_string};
-use linepack_sim::generate::{CityConfig, city};
 use linepack_sim::publish::{MqttSink, Pacing, Target};
 use linepack_sim::run::run;
 use linepack_sim::scenario::{Scenario, ScenarioFile};
@@ -27,8 +25,7 @@ fn main() {
         .position(|a| a == "--duration")
         .and_then(|i| args.get(i + 1))
         .map_or("2h", String::as_str);
-    let f = city(&CityConfig::default());
-    let net = parse(&to_string(&f, Format::Json), Format::Json, Path::new("city.json")).unwrap();
+    let net = city_network(2500, 1);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let config = MqttConfig {

@@ -16,10 +16,12 @@ pub fn gaslib(net: &Path, scn: Option<&Path>, cdf: Option<&Path>, out: &Path) ->
         .with_context(|| format!("{}: use a .json or .toml extension", out.display()))
         .context(BadInput("-o".into()))?;
     let net_text = read(net)?;
-    let scn_text = scn.map(read).transpose()?;
-    let cdf_text = cdf.map(read).transpose()?;
-    let named = |text: &Option<String>, path: Option<&Path>| text.clone().zip(path.map(|p| p.display().to_string()));
-    let (scn_named, cdf_named) = (named(&scn_text, scn), named(&cdf_text, cdf));
+    // (text, name) of an optional input.
+    let named = |p: Option<&Path>| {
+        p.map(|p| Ok::<_, anyhow::Error>((read(p)?, p.display().to_string())))
+            .transpose()
+    };
+    let (scn_named, cdf_named) = (named(scn)?, named(cdf)?);
     let name = net
         .file_stem()
         .map_or_else(|| "gaslib".into(), |s| s.to_string_lossy().into_owned());

@@ -287,9 +287,9 @@ impl Newton {
         let mem = self.mem.as_mut().expect("just allocated");
         let pattern = SymbolicSparseColMatRef::new_checked(n_system, n_system, &layout.col_ptr, None, &layout.row_idx);
         let a = SparseColMatRef::new(pattern, &self.values);
-        // faer 0.24 panics in the solve instead of failing the
-        // factorization when a pivot is exactly zero (faer-rs issue 232):
-        // a singular matrix, reported as such.
+        // faer 0.24's simplicial LU is reported to panic on an exactly zero
+        // pivot instead of failing the factorization (faer-rs issue 232):
+        // such a matrix is singular and reported as such here.
         let (pivoting, rhs) = (&mut self.pivoting, &mut self.rhs);
         let solved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let Ok(lu) = sym.factorize_numeric_lu(pivoting, a, Par::Seq, MemStack::new(mem), Default::default()) else {
