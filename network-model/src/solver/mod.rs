@@ -224,6 +224,18 @@ pub enum SolveError {
     },
 }
 
+/// The first-order change of a solved state per kg/s withdrawn at `node`
+/// (see [`SteadySolver::withdrawal_responses`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WithdrawalResponse {
+    pub node: NodeIdx,
+    /// Per node, bar per kg/s (0 where a supply holds the pressure).
+    pub pressure_bar: Vec<f64>,
+    pub pipe_flow_kg_s: Vec<f64>,
+    pub regulator_flow_kg_s: Vec<f64>,
+    pub supply_flow_kg_s: Vec<f64>,
+}
+
 impl SolveError {
     /// The last iterate when the solve gave up.
     pub fn last_state(&self) -> &SteadyState {
@@ -311,6 +323,82 @@ impl SteadySolver {
         let result = self.solve_from(network, state, true);
         self.newton.storage_dt_s = 0.0;
         result
+    }
+
+    /// How `state` answers one more kg/s withdrawn at each of `nodes`, to
+    /// first order (the solver's Jacobian at the solution, one linear solve
+    /// per node): a leak's signature on every pressure and flow. `state` is
+    /// first solved again from itself, so that the Jacobian is the one at
+    /// its solution. `each` sees one response at a time.
+    ///
+    /// # Errors
+    /// As [`SteadySolver::resolve`]; a singular Jacobian as
+    /// [`SolveError::Singular`].
+    pub fn withdrawal_responses(
+        &mut self,
+        network: &Network,
+        state: &mut SteadyState,
+        nodes: &[NodeIdx],
+        mut each: impl FnMut(&WithdrawalResponse),
+    ) -> Result<(), SolveError> {
+        self.resolve(network, state)?;
+        let layout = self.layout.as_ref().expect("solved above");
+        let nw = &mut self.newton;
+        let singular = |state: &SteadyState, node: NodeIdx| SolveError::Singular {
+            iterations: 0,
+            node: network.nodes[node.index()].id.clone(),
+            last: Box::new(state.clone()),
+        };
+        if !nw.linearize(layout, network, self.options.friction) {
+            return Err(singular(state, nodes.first().copied().unwrap_or(NodeIdx::new(0))));
+        }
+        let nf = layout.free_nodes.len();
+        let mut response = WithdrawalResponse {
+            node: NodeIdx::new(0),
+            pressure_bar: vec![0.0; network.nodes.len()],
+            pipe_flow_kg_s: vec![0.0; network.pipes.len()],
+            regulator_flow_kg_s: vec![0.0; network.regulators.len()],
+            supply_flow_kg_s: vec![0.0; network.supplies.len()],
+        };
+        for &node in nodes {
+            response.node = node;
+            response.pressure_bar.fill(0.0);
+            response.pipe_flow_kg_s.fill(0.0);
+            response.regulator_flow_kg_s.fill(0.0);
+            response.supply_flow_kg_s.fill(0.0);
+            match layout.roles[node.index()] {
+                NodeRole::Free(col) => {
+                    if !nw.withdrawal_step(layout, col as usize) {
+                        return Err(singular(state, node));
+                    }
+                    let dx = nw.step();
+                    for (i, role) in layout.roles.iter().enumerate() {
+                        if let NodeRole::Free(c) = role {
+                            response.pressure_bar[i] = dx[*c as usize];
+                        }
+                    }
+                    let flow = |eq: u32| if eq == NONE { 0.0 } else { dx[nf + eq as usize] };
+                    for (m, &eq) in response.pipe_flow_kg_s.iter_mut().zip(&layout.pipe_eq) {
+                        *m = flow(eq);
+                    }
+                    for (m, &eq) in response.regulator_flow_kg_s.iter_mut().zip(&layout.regulator_eq) {
+                        *m = flow(eq);
+                    }
+                    for (k, b) in layout.branches.iter().enumerate() {
+                        for (end, sign) in [(b.from, 1.0), (b.to, -1.0)] {
+                            if let NodeRole::Fixed(s) = layout.roles[end.index()] {
+                                response.supply_flow_kg_s[s.index()] += sign * dx[nf + k];
+                            }
+                        }
+                    }
+                }
+                // Held by a supply: only that supply delivers more.
+                NodeRole::Fixed(s) => response.supply_flow_kg_s[s.index()] = 1.0,
+                NodeRole::Disconnected => {}
+            }
+            each(&response);
+        }
+        Ok(())
     }
 
     fn solve_from(&mut self, network: &Network, state: &mut SteadyState, warm: bool) -> Result<(), SolveError> {

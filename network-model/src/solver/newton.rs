@@ -236,6 +236,33 @@ impl Newton {
         })
     }
 
+    /// Linearizes at the current iterate (a converged solution): fills the
+    /// Jacobian and the pipe slopes for [`Newton::withdrawal_step`].
+    pub fn linearize(&mut self, layout: &Layout, network: &Network, law: FrictionLaw) -> bool {
+        self.evaluate(layout, network, law, Which::Current, Slopes::Exact)
+    }
+
+    /// The first-order change of the iterate, into `dx`, when one more kg/s
+    /// is withdrawn at free node `col`: J·dx = e_col with the pipe laws
+    /// holding (the Newton step from a solution with that withdrawal added).
+    /// Overwrites the residual; after [`Newton::linearize`].
+    pub fn withdrawal_step(&mut self, layout: &Layout, col: usize) -> bool {
+        // The node balance is −withdrawal + inflow − outflow, so the extra
+        // withdrawal shows as r = −1 at its row and the step solves J·dx = −r.
+        self.r.fill(0.0);
+        self.r[col] = -1.0;
+        if layout.n_system() > 0 && !self.solve_reduced(layout) {
+            return false;
+        }
+        self.recover_pipe_steps(layout);
+        self.dx.iter().all(|d| d.is_finite())
+    }
+
+    /// The last step computed (see [`Newton::withdrawal_step`]).
+    pub fn step(&self) -> &[f64] {
+        &self.dx
+    }
+
     /// Solves the reduced system for the pressure and kept-flow steps, into
     /// `dx[..n_system]`. False when the matrix is singular.
     fn solve_reduced(&mut self, layout: &Layout) -> bool {

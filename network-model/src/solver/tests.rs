@@ -412,3 +412,86 @@ fn a_compressor_with_its_inlet_above_the_set_point_is_bypassed() {
     assert!((p_g(&net, &s, "B") - p_g(&net, &s, "C")).abs() < 1e-9);
     assert!(p_g(&net, &s, "C") > 60.0);
 }
+
+/// A regulator feeding a loop D–E–F–D, users at E and F.
+fn fed_loop() -> Network {
+    network(
+        &["A", "B", "C", "D", "E", "F"],
+        &[
+            ("P1", "A", "B", 1000.0, 150.0),
+            ("P2", "C", "D", 500.0, 100.0),
+            ("P3", "D", "E", 800.0, 80.0),
+            ("P4", "E", "F", 600.0, 80.0),
+            ("P5", "F", "D", 900.0, 80.0),
+        ],
+        json!({
+            "regulators": [{"id": "R", "from": "B", "to": "C", "outlet_pressure_bar_g": 1.5}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 4.0, "kind": "city_gate"}],
+            "consumers": [
+                {"id": "CE", "node": "E", "kind": "residential", "demand_kg_s": 0.05},
+                {"id": "CF", "node": "F", "kind": "residential", "demand_kg_s": 0.08}
+            ]
+        }),
+    )
+}
+
+#[test]
+fn withdrawal_response_matches_a_finite_difference() {
+    let net = fed_loop();
+    let mut solver = SteadySolver::new(&net, SolveOptions::default());
+    let mut base = solver.solve(&net).unwrap();
+    let nodes: Vec<NodeIdx> = ["E", "F", "A", "B"]
+        .iter()
+        .map(|id| net.find_node(id).unwrap())
+        .collect();
+    let mut responses = Vec::new();
+    solver
+        .withdrawal_responses(&net, &mut base, &nodes, |r| responses.push(r.clone()))
+        .unwrap();
+    assert_eq!(responses.len(), 4);
+    let dq = 1e-4;
+    for r in &responses[..2] {
+        // The same extra withdrawal, solved in full.
+        let mut leaky = net.clone();
+        let c = leaky.consumers.iter().position(|c| c.node == r.node).unwrap();
+        leaky.consumers[c].demand_kg_s += dq;
+        let solved = SteadySolver::new(&leaky, SolveOptions::default())
+            .solve(&leaky)
+            .unwrap();
+        for i in 0..net.nodes.len() {
+            let fd = (solved.pressure_bar_abs[i] - base.pressure_bar_abs[i]) / dq;
+            assert!(
+                (fd - r.pressure_bar[i]).abs() <= 1e-3 * fd.abs().max(1e-6),
+                "node {}: finite difference {fd}, response {}",
+                net.nodes[i].id,
+                r.pressure_bar[i]
+            );
+        }
+        for p in 0..net.pipes.len() {
+            let fd = (solved.pipe_flow_kg_s[p] - base.pipe_flow_kg_s[p]) / dq;
+            assert!(
+                (fd - r.pipe_flow_kg_s[p]).abs() < 1e-3,
+                "pipe {p}: {fd} vs {}",
+                r.pipe_flow_kg_s[p]
+            );
+        }
+        // Everything extra comes through the regulator and the supply.
+        assert!((r.regulator_flow_kg_s[0] - 1.0).abs() < 1e-9);
+        assert!((r.supply_flow_kg_s[0] - 1.0).abs() < 1e-9);
+        assert!(
+            r.pressure_bar[i_of(&net, "E")] < 0.0,
+            "a withdrawal lowers the pressure"
+        );
+        assert_eq!(r.pressure_bar[i_of(&net, "C")], 0.0, "the regulator holds its outlet");
+    }
+    // At the supply's node only the supply answers.
+    assert_eq!(responses[2].supply_flow_kg_s[0], 1.0);
+    assert!(responses[2].pressure_bar.iter().all(|&p| p == 0.0));
+    // Upstream of the regulator: the supply delivers it, the regulator does not.
+    assert!((responses[3].supply_flow_kg_s[0] - 1.0).abs() < 1e-9);
+    assert!(responses[3].regulator_flow_kg_s[0].abs() < 1e-9);
+}
+
+fn i_of(net: &Network, id: &str) -> usize {
+    net.find_node(id).unwrap().index()
+}
