@@ -18,6 +18,7 @@ pub struct EngineConfig {
     pub sensors: SensorsConfig,
     pub devices: DevicesConfig,
     pub usage: UsageConfig,
+    pub leak: LeakConfig,
     pub mqtt: MqttConfig,
     pub units: UnitsConfig,
 }
@@ -238,6 +239,109 @@ impl Default for UsageConfig {
             above_sigma: 4.0,
             on_delay_s: 900.0,
             utc_offset_hours: 0.0,
+        }
+    }
+}
+
+/// Leak detection: zone mass balances and model residuals
+/// (`engine/src/leak`, `docs/leak-detection.md`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeakConfig {
+    /// Default true.
+    pub enabled: bool,
+    /// Balances and the model are updated once per this many seconds of
+    /// data (the telemetry period). Default 60.
+    pub period_s: f64,
+    /// A period is judged this long after its end, so that readings
+    /// stamped in it have arrived, s. Default 60.
+    pub lag_s: f64,
+    /// A reading older than this at the end of a period is not used; a
+    /// zone missing one of its meters is not judged for that period, s.
+    /// Default 150.
+    pub max_age_s: f64,
+    /// Hours of data a zone learns its noise and unmetered use from before
+    /// it is judged. Default 24.
+    pub learning_hours: f64,
+    /// Moving windows of the balance test, minutes. Default [15, 60, 240].
+    pub windows_min: Vec<f64>,
+    /// A window's mean imbalance above this many of its standard
+    /// deviations (learned in normal operation) is a leak. Default 5.5.
+    pub threshold_sigma: f64,
+    /// The CUSUM on hourly means: reference (allowance) and decision
+    /// threshold, in standard deviations. Defaults 1.0 and 6.
+    pub cusum_allowance_sigma: f64,
+    pub cusum_threshold_sigma: f64,
+    /// A leak alarm clears when every window is back below this many
+    /// standard deviations and the CUSUM is at 0. Default 2.
+    pub clear_sigma: f64,
+    /// Time constant of the short residual average the localization fits, s.
+    /// Default 900.
+    pub residual_time_constant_s: f64,
+    /// Time constant with which each sensor's bias against the model is
+    /// learned in normal operation, hours. Default 6.
+    pub bias_time_constant_h: f64,
+    /// Candidate locations listed on a leak alarm. Default 5.
+    pub candidates: usize,
+    /// Standard load profiles of unmetered users by kind: the shape of
+    /// their use over the day and week; each zone learns a correction by
+    /// hour of day on top. Defaults: typical homes, shops, three-shift plants.
+    pub profiles: LoadProfiles,
+}
+
+impl Default for LeakConfig {
+    fn default() -> Self {
+        LeakConfig {
+            enabled: true,
+            period_s: 60.0,
+            lag_s: 60.0,
+            max_age_s: 150.0,
+            learning_hours: 24.0,
+            windows_min: vec![15.0, 60.0, 240.0],
+            threshold_sigma: 5.5,
+            cusum_allowance_sigma: 1.0,
+            cusum_threshold_sigma: 6.0,
+            clear_sigma: 2.0,
+            residual_time_constant_s: 900.0,
+            bias_time_constant_h: 6.0,
+            candidates: 5,
+            profiles: LoadProfiles::default(),
+        }
+    }
+}
+
+/// Load profiles per consumer kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadProfiles {
+    pub residential: LoadProfile,
+    pub commercial: LoadProfile,
+    pub industrial: LoadProfile,
+    pub other: LoadProfile,
+}
+
+/// Factors by hour of day (24, local time, linear in between) and by day
+/// of week (7, Monday first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadProfile {
+    pub daily: Vec<f64>,
+    pub weekly: Vec<f64>,
+}
+
+impl Default for LoadProfiles {
+    /// The typical shapes the simulator also uses by default.
+    fn default() -> Self {
+        use linepack_sim::scenario::ProfileSpec;
+        let from = |p: ProfileSpec| LoadProfile {
+            daily: p.daily,
+            weekly: p.weekly,
+        };
+        LoadProfiles {
+            residential: from(ProfileSpec::residential()),
+            commercial: from(ProfileSpec::commercial()),
+            industrial: from(ProfileSpec::industrial()),
+            other: from(ProfileSpec::flat()),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::detect::limits::LimitDetector;
 use crate::detect::usage::UsageDetector;
 use crate::detect::validity::Validity;
 use crate::detect::{Condition, NEVER};
+use crate::leak::{LeakDetector, LeakReport};
 use crate::sensors::{LimitsError, SensorTable};
 use crate::state::LiveState;
 
@@ -136,6 +137,9 @@ pub struct Engine {
     started: bool,
     /// Sources suppressed from the start (behind closed valves).
     closed_valve_sources: Vec<Source>,
+    /// Zone balances and model residuals (none when turned off).
+    leak: Option<LeakDetector>,
+    leak_conditions: Vec<Condition>,
 }
 
 impl Engine {
@@ -213,6 +217,14 @@ impl Engine {
             }
         }
 
+        let leak = if config.leak.enabled {
+            Some(
+                LeakDetector::new(network, &table, &config.leak, config.usage.utc_offset_hours)
+                    .map_err(EngineError::Config)?,
+            )
+        } else {
+            None
+        };
         let mut engine = Engine {
             table,
             shards,
@@ -229,6 +241,8 @@ impl Engine {
             clock_ms: NEVER,
             started: false,
             closed_valve_sources,
+            leak,
+            leak_conditions: Vec::new(),
         };
         let sources = engine.closed_valve_sources.clone();
         let mut ignored = Vec::new();
@@ -262,7 +276,38 @@ impl Engine {
             self.clock_ms = self.clock_ms.max(gap.ts_ms);
             self.sequence_gap(gap, out);
         }
+        if let Some(leak) = &mut self.leak {
+            for r in &batch.readings {
+                let l = &self.table.limits[r.sensor.index()];
+                if r.value >= l.physical_min && r.value <= l.physical_max {
+                    leak.observe(r);
+                }
+            }
+        }
+        self.leak_step(out);
         self.after(start, out);
+    }
+
+    /// Judges the leak detector's periods that are due; its conditions go
+    /// to the system book (a leak's source is its zone).
+    fn leak_step(&mut self, out: &mut Vec<Transition>) {
+        let Some(leak) = &mut self.leak else { return };
+        leak.advance(self.clock_ms, &mut self.leak_conditions);
+        for c in self.leak_conditions.drain(..) {
+            let priority = c.priority.unwrap_or(self.priorities[c.key.kind as usize]);
+            self.system
+                .condition(c.key, c.active, c.ts_ms, c.value, c.limit, priority, out);
+        }
+    }
+
+    /// The report of a zone's leak alarm (candidates, explanation).
+    pub fn leak_report(&self, zone: u32) -> Option<&LeakReport> {
+        self.leak.as_ref()?.report(zone)
+    }
+
+    /// The leak detector, when it runs.
+    pub fn leak_detector(&self) -> Option<&LeakDetector> {
+        self.leak.as_ref()
     }
 
     /// Time passes to `now_ms` (wall clock live, the recording's clock in a
@@ -278,6 +323,7 @@ impl Engine {
             shard.book.expire_shelves(now, out);
         }
         self.system.expire_shelves(now, out);
+        self.leak_step(out);
         for (site, last) in self.site_last_gap.iter_mut().enumerate() {
             if *last != NEVER && now - *last >= GAP_CLEAR_MS {
                 *last = NEVER;
@@ -483,6 +529,13 @@ impl Engine {
             shard.limits.assume(key.kind, i);
             shard.devices.assume(key.kind, i, alarm.priority);
             shard.usage.assume(key.kind, i);
+        }
+        if key.kind == AlarmKind::Leak
+            && alarm.active
+            && let Source::Zone(z) = key.source
+            && let Some(leak) = &mut self.leak
+        {
+            leak.assume(z);
         }
         if key.kind == AlarmKind::SequenceGap
             && alarm.active

@@ -8,6 +8,9 @@
 //! - [`alarm`]: the ISA-18.2 alarm book, flood detection, alarm events;
 //! - [`engine`]: routing to shards and what spans them (gaps, floods,
 //!   topology suppression), operator commands;
+//! - [`leak`]: leak detection (zone balances with linepack, model
+//!   residuals, localization);
+//! - [`eval`]: scoring leak detection on simulated scenario sets;
 //! - [`journal`]: the SQLite alarm journal and restore;
 //! - [`hotloop`]: hand-off → engine → journal → announcement;
 //! - [`report`]: reports of steady-state solves;
@@ -19,8 +22,10 @@ pub mod alarm;
 pub mod config;
 pub mod detect;
 pub mod engine;
+pub mod eval;
 pub mod hotloop;
 pub mod journal;
+pub mod leak;
 pub mod report;
 pub mod sensors;
 pub mod state;

@@ -113,6 +113,8 @@ pub struct SensorTable {
     pub limits: Vec<Limits>,
     /// Balance zones: the network file's, or derived from flow meters.
     pub zone_names: Vec<String>,
+    /// The zone of each node.
+    pub node_zone: Vec<Option<u32>>,
 }
 
 impl SensorTable {
@@ -171,6 +173,7 @@ impl SensorTable {
             info,
             limits,
             zone_names,
+            node_zone: zone_of,
         })
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! `alarm_id`, `kind`, `priority`, `state`, `source`, `zone`, `ts`, `value`,
 //! `message` are the contract; `previous_state`, `active`, `limit`, `by`,
-//! `comment` and `shelved_until` are added (and leak alarms will add
-//! `candidates` and `leak_rate_kg_s`).
+//! `comment` and `shelved_until` are added (and leak alarms add `leak`: rate,
+//! test, explanation and candidates).
 
 use linepack_ingest::telemetry::time::format_rfc3339_ms;
 use linepack_network::Network;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::book::{AlarmKey, Source, Transition};
 use super::kind::AlarmKind;
 use crate::engine::Engine;
+use crate::leak::LeakReport;
 
 /// A transition, named and explained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,9 @@ pub struct AlarmEvent {
     pub comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shelved_until: Option<String>,
+    /// Leak alarms: estimated rate, the test that fired, candidates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak: Option<LeakReport>,
 }
 
 /// Names sources and zones for events.
@@ -94,6 +98,15 @@ impl Namer<'_> {
                 .filter(|a| !a.comment.is_empty())
                 .map(|a| a.comment.clone()),
             shelved_until: t.shelved_until_ms.map(format_rfc3339_ms),
+            leak: self.leak_report(t),
+        }
+    }
+
+    /// A leak alarm's report, while it is active.
+    fn leak_report(&self, t: &Transition) -> Option<LeakReport> {
+        match (t.key.kind, t.key.source) {
+            (AlarmKind::Leak, Source::Zone(z)) if t.active => self.engine.leak_report(z).cloned(),
+            _ => None,
         }
     }
 
@@ -185,7 +198,11 @@ impl Namer<'_> {
                 format!("alarm flood: {v:.0} new alarms in the flood window (limit {l:.0})")
             }
             (AlarmKind::AlarmFlood, false) => "alarm flood over".to_string(),
-            (AlarmKind::Leak, _) => format!("{source}: suspected leak"),
+            (AlarmKind::Leak, true) => match self.leak_report(t) {
+                Some(r) => format!("suspected leak: {}", r.explanation),
+                None => format!("{source}: suspected leak, {v:.4} kg/s unaccounted for"),
+            },
+            (AlarmKind::Leak, false) => format!("{source}: zone balance normal again ({v:.4} kg/s)"),
         };
         match &t.actor {
             Some(a) => {

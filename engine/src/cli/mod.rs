@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and one module per command.
 
+mod eval;
 mod network_check;
 mod network_import;
 mod replay;
@@ -42,6 +43,26 @@ enum Command {
         config: Option<PathBuf>,
         /// The recording (NDJSON, one reading per line).
         recording: PathBuf,
+    },
+    /// Evaluate leak detection on a scenario set (`linepack sim scenarios`):
+    /// detection rate per leak size, time to detect, localization error,
+    /// estimated against true rate, false alarms per simulated day.
+    Eval {
+        /// The set's directory (with manifest.json).
+        #[arg(long)]
+        set: PathBuf,
+        /// Network file; the one named in the manifest if omitted.
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// Engine configuration (TOML); the defaults if omitted.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Scenarios run at once; the number of cores if omitted.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// The engine configuration.
     #[command(subcommand)]
@@ -194,6 +215,10 @@ enum SimCommand {
         /// Seed: the same seed gives the same file.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Every user gets a flow meter (smart meters), not only plants and
+        /// some shops.
+        #[arg(long)]
+        smart_meters: bool,
         /// Output file (.json or .toml); standard output (JSON) if omitted.
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -218,7 +243,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             network_import::gaslib(&net, scn.as_deref(), cdf.as_deref(), &out)
         }
         Command::Sim(SimCommand::Steady { file, friction, json }) => sim_steady::run(&file, friction, json),
-        Command::Sim(SimCommand::Generate { nodes, seed, out }) => sim_generate::run(nodes, seed, out.as_deref()),
+        Command::Sim(SimCommand::Generate {
+            nodes,
+            seed,
+            smart_meters,
+            out,
+        }) => sim_generate::run(nodes, seed, smart_meters, out.as_deref()),
         Command::Sim(SimCommand::Scenarios {
             network,
             count,
@@ -278,6 +308,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             recording,
         } => replay::run(&network, config.as_deref(), &recording),
+        Command::Eval {
+            set,
+            network,
+            config,
+            json,
+            jobs,
+        } => eval::run(&set, network.as_deref(), config.as_deref(), json, jobs),
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{}", linepack_engine::DEFAULT_CONFIG);
             Ok(ExitCode::SUCCESS)

@@ -1,4 +1,4 @@
-//! `linepack sim generate --nodes N --seed S [-o FILE]`.
+//! `linepack sim generate --nodes N --seed S [--smart-meters] [-o FILE]`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,11 +8,12 @@ use linepack_engine::report::element_counts;
 use linepack_network::file::{self, Format};
 use linepack_sim::generate::{CityConfig, city};
 
-pub fn run(nodes: usize, seed: u64, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(nodes: usize, seed: u64, smart_meters: bool, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(nodes >= 4, "--nodes must be at least 4, got {nodes}");
     let generated = city(&CityConfig {
         nodes,
         seed,
+        smart_meters,
         ..CityConfig::default()
     });
     let format = match out {

@@ -12,7 +12,7 @@
 //! flow and pressure; a pressure sensor sits on about one node in 40;
 //! commercial and industrial users, and one home in ten, have the
 //! three-piece safety set (gas detector, automatic shut-off valve), plants
-//! and some shops a flow meter. Each district is a balance zone bounded by
+//! and some shops a flow meter (every user with `smart_meters`). Each district is a balance zone bounded by
 //! its regulators' meters, and the trunk is one more (`Z-MP`). The same
 //! configuration and seed always give the same file.
 
@@ -34,6 +34,9 @@ pub struct CityConfig {
     pub district_pressure_bar_g: f64,
     /// Pressure at the stations' inlets (the transmission side), bar g. Default 10.0.
     pub inlet_pressure_bar_g: f64,
+    /// Every user has a flow meter reporting with the telemetry (smart
+    /// meters, AMI), not only plants and some shops. Default false.
+    pub smart_meters: bool,
 }
 
 impl Default for CityConfig {
@@ -44,6 +47,7 @@ impl Default for CityConfig {
             grid_pressure_bar_g: 4.0,
             district_pressure_bar_g: 1.5,
             inlet_pressure_bar_g: 10.0,
+            smart_meters: false,
         }
     }
 }
@@ -267,7 +271,10 @@ pub fn city(config: &CityConfig) -> NetworkFile {
                 sensors.push(sensor(&format!("GD-{id}"), SensorKind::GasDetector, &id));
                 sensors.push(sensor(&format!("SV-{id}"), SensorKind::ShutoffValve, &id));
             }
-            if kind == ConsumerKind::Industrial || (kind == ConsumerKind::Commercial && rng.chance(0.3)) {
+            if config.smart_meters
+                || kind == ConsumerKind::Industrial
+                || (kind == ConsumerKind::Commercial && rng.chance(0.3))
+            {
                 sensors.push(sensor(&format!("FT-{id}"), SensorKind::Flow, &id));
             }
             consumers.push(ConsumerSpec {

@@ -1,0 +1,407 @@
+//! Evaluation of leak detection on simulated scenario sets
+//! (`linepack sim scenarios`): each scenario is simulated and its telemetry
+//! goes, as recording lines, through the replay decoder into a fresh engine
+//! on the recording's clock; the leak alarms are scored against the
+//! ground truth: detection and time to detect, network distance from the
+//! true leak to the top candidate, estimated against true rate, and leak
+//! alarms where there is no leak.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use linepack_ingest::telemetry::recording::record_line;
+use linepack_ingest::telemetry::{Batch, DecodeLimits, Decoder, Quality};
+use linepack_network::Network;
+use linepack_sim::run::{Sink, run as run_sim};
+use linepack_sim::scenario::Scenario;
+use linepack_sim::simulation::Simulation;
+use linepack_sim::telemetry::Record;
+use linepack_sim::truth::Truth;
+use serde::Serialize;
+
+use crate::alarm::{AlarmKind, AlarmState, Source, Transition};
+use crate::config::EngineConfig;
+use crate::engine::Engine;
+
+/// A leak alarm raised during a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Raised {
+    pub zone: String,
+    pub ts_ms: i64,
+    pub rate_kg_s: f64,
+    /// The test that fired: `window 15 min`, `cusum 95 min`.
+    pub test: String,
+    /// The top candidate node as refined up to [`LOCALIZATION_AFTER_MS`]
+    /// after the alarm, if the localization gave one.
+    pub top: Option<String>,
+}
+
+/// Localization is scored on the candidates as they stand this long after
+/// the alarm (they are refined as residuals accumulate).
+pub const LOCALIZATION_AFTER_MS: i64 = 15 * 60_000;
+
+/// How one scenario went.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub file: String,
+    pub variant: String,
+    /// Simulated time, days.
+    pub days: f64,
+    /// Of which judged without a leak (after learning, before the leak), days.
+    pub normal_days: f64,
+    /// The leak, if the scenario has one: percent of its zone's inflow,
+    /// true rate, zone.
+    pub leak_percent: Option<f64>,
+    pub true_rate_kg_s: Option<f64>,
+    pub leak_zone: Option<String>,
+    /// First leak alarm in the leak's zone after it started.
+    pub detected_after_s: Option<f64>,
+    pub estimated_rate_kg_s: Option<f64>,
+    /// Network distance from the true leak to the top candidate, m.
+    pub localization_m: Option<f64>,
+    /// Leak alarms raised where or when there was no leak.
+    pub false_alarms: Vec<Raised>,
+}
+
+/// Feeds the simulation's telemetry to the engine as a replay would.
+struct EngineSink<'a> {
+    network: &'a Network,
+    engine: Engine,
+    decoder: Decoder,
+    batch: Batch,
+    rejects: Vec<linepack_ingest::telemetry::Reject>,
+    transitions: Vec<Transition>,
+    raised: Vec<Raised>,
+}
+
+impl EngineSink<'_> {
+    fn collect(&mut self, now_ms: i64) {
+        for r in &mut self.raised {
+            if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS
+                && let Some(z) = self.engine.table.zone_names.iter().position(|n| *n == r.zone)
+                && let Some(report) = self.engine.leak_report(z as u32)
+            {
+                r.top = report.candidates.first().map(|c| c.node.clone());
+            }
+        }
+        for t in self.transitions.drain(..) {
+            if t.key.kind == AlarmKind::Leak
+                && t.active
+                && t.to == AlarmState::Unacknowledged
+                && matches!(t.from, AlarmState::Normal | AlarmState::ReturnedUnacknowledged)
+                && let Source::Zone(z) = t.key.source
+            {
+                let report = self.engine.leak_report(z);
+                self.raised.push(Raised {
+                    zone: self.engine.table.zone_names[z as usize].clone(),
+                    ts_ms: t.ts_ms,
+                    rate_kg_s: t.value,
+                    test: report.map_or_else(String::new, |r| {
+                        format!("{} {:.0} min, {:.1}σ", r.test, r.window_min, r.z)
+                    }),
+                    top: report.and_then(|r| r.candidates.first().map(|c| c.node.clone())),
+                });
+            }
+        }
+    }
+}
+
+impl Sink for EngineSink<'_> {
+    fn send(&mut self, t_ms: i64, records: &[Record], _network: &Network) -> std::io::Result<()> {
+        self.batch.clear();
+        for r in records {
+            let id = &self.network.sensors[r.sensor.index()].id;
+            let line = record_line(id, r.ts_ms, r.value, Quality::Good, r.event);
+            self.decoder
+                .decode_record(line.as_bytes(), &mut self.batch, &mut self.rejects);
+        }
+        self.rejects.clear();
+        self.engine.process(&self.batch, &mut self.transitions);
+        self.engine.tick(t_ms, &mut self.transitions);
+        self.collect(t_ms);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Simulates `scenario` on `network` through a fresh engine; returns the
+/// leak alarms raised and the ground truth.
+///
+/// # Errors
+/// When the engine cannot start on this configuration or the simulation fails.
+pub fn run_scenario(
+    network: &Network,
+    config: &EngineConfig,
+    scenario: Scenario,
+) -> anyhow::Result<(Vec<Raised>, Truth)> {
+    let table = config.units.sensor_table(network)?;
+    let engine = Engine::new(network, config, 1)?;
+    let mut sink = EngineSink {
+        network,
+        engine,
+        decoder: Decoder::new(
+            &config.mqtt.topic_prefix,
+            table,
+            network.sensors.len(),
+            DecodeLimits::default(),
+        ),
+        batch: Batch::default(),
+        rejects: Vec::new(),
+        transitions: Vec::new(),
+        raised: Vec::new(),
+    };
+    let mut sim = Simulation::new(network, scenario)?;
+    let truth = run_sim(&mut sim, &mut sink, |_| {})?;
+    Ok((sink.raised, truth))
+}
+
+/// Scores a run against its truth.
+pub fn score(
+    network: &Network,
+    file: &str,
+    variant: &str,
+    leak_percent: Option<f64>,
+    learning_days: f64,
+    raised: &[Raised],
+    truth: &Truth,
+) -> Outcome {
+    let start = truth_start_ms(truth);
+    let days = (truth_end_ms(truth) - start) as f64 / 86_400_000.0;
+    let leak = truth.leaks.first();
+    let leak_free = leak.map_or(days, |l| (l.start_ms - start) as f64 / 86_400_000.0);
+    let mut out = Outcome {
+        file: file.into(),
+        variant: variant.into(),
+        days,
+        normal_days: (leak_free - learning_days).max(0.0),
+        leak_percent,
+        true_rate_kg_s: leak.and_then(|l| l.rate_kg_s),
+        leak_zone: leak.and_then(|l| l.zone.clone()),
+        detected_after_s: None,
+        estimated_rate_kg_s: None,
+        localization_m: None,
+        false_alarms: Vec::new(),
+    };
+    let distances = leak.map(|l| leak_distances(network, l));
+    for r in raised {
+        let hit = leak.is_some_and(|l| r.ts_ms >= l.start_ms && l.zone.as_deref() == Some(r.zone.as_str()));
+        if hit && out.detected_after_s.is_none() {
+            let l = leak.expect("hit");
+            out.detected_after_s = Some((r.ts_ms - l.start_ms) as f64 / 1000.0);
+            out.estimated_rate_kg_s = Some(r.rate_kg_s);
+            out.localization_m = r
+                .top
+                .as_ref()
+                .and_then(|n| network.find_node(n))
+                .and_then(|n| distances.as_ref().map(|d| d[n.index()]))
+                .filter(|d| d.is_finite());
+        } else if !hit {
+            out.false_alarms.push(r.clone());
+        }
+    }
+    out
+}
+
+fn truth_start_ms(t: &Truth) -> i64 {
+    linepack_ingest::telemetry::time::parse_rfc3339_ms(&t.start).unwrap_or(0)
+}
+
+fn truth_end_ms(t: &Truth) -> i64 {
+    linepack_ingest::telemetry::time::parse_rfc3339_ms(&t.end).unwrap_or(0)
+}
+
+/// Network distance (m, along pipes; valves and regulators count 0) from
+/// the leak's place to every node.
+fn leak_distances(network: &Network, leak: &linepack_sim::truth::TruthLeak) -> Vec<f64> {
+    let n = network.nodes.len();
+    let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    let mut edge = |a: usize, b: usize, len: f64| {
+        adj[a].push((b, len));
+        adj[b].push((a, len));
+    };
+    for p in &network.pipes {
+        edge(p.from.index(), p.to.index(), p.length_m);
+    }
+    for v in &network.valves {
+        edge(v.from.index(), v.to.index(), 0.0);
+    }
+    for r in &network.regulators {
+        edge(r.from.index(), r.to.index(), 0.0);
+    }
+    let mut dist = vec![f64::INFINITY; n];
+    let mut heap = BinaryHeap::new();
+    let start = |node: usize, d: f64, dist: &mut Vec<f64>, heap: &mut BinaryHeap<Reverse<(u64, usize)>>| {
+        if d < dist[node] {
+            dist[node] = d;
+            heap.push(Reverse((d.to_bits(), node)));
+        }
+    };
+    // A pipe leak is at a position along the pipe; a node leak at the node.
+    let pipe = leak
+        .pipe
+        .as_deref()
+        .and_then(|id| network.find(id))
+        .and_then(|e| match e {
+            linepack_network::ElementRef::Pipe(p) => Some(&network.pipes[p.index()]),
+            _ => None,
+        });
+    match (pipe, leak.position) {
+        (Some(p), Some(x)) => {
+            start(p.from.index(), x * p.length_m, &mut dist, &mut heap);
+            start(p.to.index(), (1.0 - x) * p.length_m, &mut dist, &mut heap);
+        }
+        _ => {
+            if let Some(node) = network.find_node(&leak.node) {
+                start(node.index(), 0.0, &mut dist, &mut heap);
+            }
+        }
+    }
+    // Non-negative f64 bits order like the values.
+    while let Some(Reverse((bits, u))) = heap.pop() {
+        let d = f64::from_bits(bits);
+        if d > dist[u] {
+            continue;
+        }
+        for &(v, len) in &adj[u] {
+            let nd = d + len;
+            if nd < dist[v] {
+                dist[v] = nd;
+                heap.push(Reverse((nd.to_bits(), v)));
+            }
+        }
+    }
+    dist
+}
+
+/// The figures the acceptance asks for, over a set of outcomes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub leak_scenarios: usize,
+    /// Simulated days without a leak (normal runs and the time before each
+    /// leak), and leak alarms in them.
+    pub normal_days: f64,
+    pub false_alarms: usize,
+    pub false_alarms_per_day: f64,
+    pub bins: Vec<SizeBin>,
+    /// Leaks of at least 2 %: share detected within 15 minutes.
+    pub large_within_15_min: f64,
+    /// Leaks of at least 0.5 %: share detected within 2 hours.
+    pub all_within_2_h: f64,
+    /// Detected leaks: share with the top candidate within 300 m.
+    pub localized_within_300_m: f64,
+}
+
+/// Detection by leak size.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SizeBin {
+    pub from_percent: f64,
+    pub to_percent: f64,
+    pub leaks: usize,
+    pub detected: usize,
+    pub within_15_min: usize,
+    pub within_2_h: usize,
+    pub median_detect_min: Option<f64>,
+    pub median_localization_m: Option<f64>,
+    pub within_300_m: usize,
+    /// Median of estimated / true rate.
+    pub median_rate_ratio: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+fn share(n: usize, of: usize) -> f64 {
+    if of == 0 { f64::NAN } else { n as f64 / of as f64 }
+}
+
+pub fn summarize(outcomes: &[Outcome]) -> Summary {
+    let bins: Vec<SizeBin> = [(0.0, 1.0), (1.0, 2.0), (2.0, 5.0), (5.0, 100.0)]
+        .iter()
+        .map(|&(a, b)| {
+            let of: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.leak_percent.is_some_and(|p| p >= a && p < b))
+                .collect();
+            let detected: Vec<&&Outcome> = of.iter().filter(|o| o.detected_after_s.is_some()).collect();
+            SizeBin {
+                from_percent: a,
+                to_percent: b,
+                leaks: of.len(),
+                detected: detected.len(),
+                within_15_min: of
+                    .iter()
+                    .filter(|o| o.detected_after_s.is_some_and(|s| s <= 900.0))
+                    .count(),
+                within_2_h: of
+                    .iter()
+                    .filter(|o| o.detected_after_s.is_some_and(|s| s <= 7200.0))
+                    .count(),
+                median_detect_min: median(
+                    detected
+                        .iter()
+                        .filter_map(|o| o.detected_after_s)
+                        .map(|s| s / 60.0)
+                        .collect(),
+                ),
+                median_localization_m: median(detected.iter().filter_map(|o| o.localization_m).collect()),
+                within_300_m: detected
+                    .iter()
+                    .filter(|o| o.localization_m.is_some_and(|m| m <= 300.0))
+                    .count(),
+                median_rate_ratio: median(
+                    detected
+                        .iter()
+                        .filter_map(|o| Some(o.estimated_rate_kg_s? / o.true_rate_kg_s?))
+                        .collect(),
+                ),
+            }
+        })
+        .filter(|b| b.leaks > 0)
+        .collect();
+    let leaks: Vec<&Outcome> = outcomes.iter().filter(|o| o.leak_percent.is_some()).collect();
+    let normal_days: f64 = outcomes.iter().map(|o| o.normal_days).sum();
+    let false_alarms: usize = outcomes.iter().map(|o| o.false_alarms.len()).sum();
+    let large: Vec<&&Outcome> = leaks
+        .iter()
+        .filter(|o| o.leak_percent.is_some_and(|p| p >= 2.0))
+        .collect();
+    let detected: Vec<&&Outcome> = leaks.iter().filter(|o| o.detected_after_s.is_some()).collect();
+    Summary {
+        scenarios: outcomes.len(),
+        leak_scenarios: leaks.len(),
+        normal_days,
+        false_alarms,
+        false_alarms_per_day: false_alarms as f64 / normal_days.max(1e-9),
+        bins,
+        large_within_15_min: share(
+            large
+                .iter()
+                .filter(|o| o.detected_after_s.is_some_and(|s| s <= 900.0))
+                .count(),
+            large.len(),
+        ),
+        all_within_2_h: share(
+            leaks
+                .iter()
+                .filter(|o| o.detected_after_s.is_some_and(|s| s <= 7200.0))
+                .count(),
+            leaks.len(),
+        ),
+        localized_within_300_m: share(
+            detected
+                .iter()
+                .filter(|o| o.localization_m.is_some_and(|m| m <= 300.0))
+                .count(),
+            detected.len(),
+        ),
+    }
+}

@@ -1,0 +1,346 @@
+//! One zone's mass balance over time and its sequential test.
+//!
+//! Each period gives the zone's imbalance `e` = measured inflow − outflow −
+//! metered use − linepack change − expected unmetered use, kg/s: zero on
+//! average in normal operation, a leak's rate when there is one. The test
+//! holds moving means of `e` over several windows against their own
+//! standard deviations, learned in normal operation (so demand noise and
+//! meter noise set the thresholds, per zone), and runs a CUSUM on hourly
+//! means that adds up a small persistent imbalance.
+
+use std::collections::VecDeque;
+
+/// Minutes a CUSUM block spans: long enough that demand noise, correlated
+/// over about half an hour, leaves successive blocks nearly independent.
+const BLOCK_MIN: f64 = 60.0;
+/// Expected use below this counts as this much when scaling (a zone with
+/// next to no use is held to an absolute spread), kg/s.
+const MIN_SCALE_KG_S: f64 = 1e-3;
+/// Periods the leak rate is estimated over when an alarm is raised.
+const RATE_PERIODS: usize = 5;
+/// The relative spread is not taken below this (0.05 % of the zone's use):
+/// a zone whose balance closes almost exactly (all users metered, clean
+/// meters) would otherwise alarm on rounding and model error.
+const MIN_RELATIVE_SIGMA: f64 = 5e-4;
+/// Weight of the newest sample once a window's spread has seen this many.
+const SPREAD_MEMORY: f64 = 2000.0;
+
+/// What made the test fire, for the alarm's explanation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    /// Estimated leak rate: the mean imbalance over `window_min`, kg/s.
+    pub rate_kg_s: f64,
+    /// The window that fired (minutes), or the CUSUM's block length.
+    pub window_min: f64,
+    /// Its standard deviation in normal operation, kg/s.
+    pub sigma_kg_s: f64,
+    /// How many standard deviations above zero.
+    pub z: f64,
+    /// When the imbalance started (ms): the start of the window, or the
+    /// CUSUM's last zero.
+    pub since_ms: i64,
+    pub cusum: bool,
+}
+
+/// The moving mean of one window and its learned spread.
+#[derive(Clone, Debug)]
+struct Window {
+    periods: usize,
+    minutes: f64,
+    /// Mean square of the window mean in normal operation.
+    mean_square: f64,
+    samples: f64,
+}
+
+/// The sequential test of one zone.
+#[derive(Clone, Debug)]
+pub struct BalanceTest {
+    windows: Vec<Window>,
+    /// Recent judged periods: (time, imbalance kg/s, the zone's expected
+    /// use kg/s), newest last. The test runs on imbalance / expected use:
+    /// demand noise scales with demand, so a night and a morning peak are
+    /// held to the same relative spread.
+    recent: VecDeque<(i64, f64, f64)>,
+    period_ms: i64,
+    /// CUSUM state: the current block's sum and count, the statistic, and
+    /// when it last left zero.
+    block_sum: f64,
+    block_n: usize,
+    block_periods: usize,
+    block_mean_square: f64,
+    block_samples: f64,
+    cusum: f64,
+    cusum_since_ms: i64,
+    /// Judged periods seen (learning counts them).
+    pub judged: u64,
+    thresholds: Thresholds,
+}
+
+/// Test settings, in standard deviations.
+#[derive(Clone, Copy, Debug)]
+pub struct Thresholds {
+    pub raise_sigma: f64,
+    pub clear_sigma: f64,
+    pub cusum_allowance: f64,
+    pub cusum_threshold: f64,
+}
+
+impl BalanceTest {
+    pub fn new(windows_min: &[f64], period_s: f64, thresholds: Thresholds) -> Self {
+        let periods = |m: f64| ((m * 60.0 / period_s).round() as usize).max(1);
+        BalanceTest {
+            windows: windows_min
+                .iter()
+                .map(|&m| Window {
+                    periods: periods(m),
+                    minutes: m,
+                    mean_square: 0.0,
+                    samples: 0.0,
+                })
+                .collect(),
+            recent: VecDeque::new(),
+            period_ms: (period_s * 1000.0) as i64,
+            block_sum: 0.0,
+            block_n: 0,
+            block_periods: periods(BLOCK_MIN),
+            block_mean_square: 0.0,
+            block_samples: 0.0,
+            cusum: 0.0,
+            cusum_since_ms: 0,
+            judged: 0,
+            thresholds,
+        }
+    }
+
+    fn longest(&self) -> usize {
+        self.windows.iter().map(|w| w.periods).max().unwrap_or(1)
+    }
+
+    /// The mean relative imbalance of the last `periods` judged periods,
+    /// if the window is at least three quarters full within its time span.
+    fn mean(&self, periods: usize, now_ms: i64) -> Option<(f64, i64)> {
+        self.means(periods, now_ms).map(|(rel, _, first)| (rel, first))
+    }
+
+    /// ... with the mean imbalance in kg/s and the window's first period.
+    fn means(&self, periods: usize, now_ms: i64) -> Option<(f64, f64, i64)> {
+        let from = now_ms - periods as i64 * self.period_ms;
+        let (mut rel, mut kg_s) = (0.0, 0.0);
+        let mut n = 0usize;
+        let mut first = now_ms;
+        for &(t, e, scale) in self.recent.iter().rev() {
+            if t <= from {
+                break;
+            }
+            rel += e / scale;
+            kg_s += e;
+            n += 1;
+            first = t;
+        }
+        (n * 4 >= periods * 3).then(|| (rel / n as f64, kg_s / n as f64, first))
+    }
+
+    /// Adds the imbalance of the period ending at `t_ms`; `learn` when the
+    /// zone is in normal operation (no alarm, nothing suspect), `judge`
+    /// once learning is over (the CUSUM runs only then).
+    pub fn push(&mut self, t_ms: i64, e: f64, expected: f64, learn: bool, judge: bool) {
+        self.judged += 1;
+        let scale = expected.max(MIN_SCALE_KG_S);
+        self.recent.push_back((t_ms, e, scale));
+        let e = e / scale;
+        let keep = self.longest() as i64 * self.period_ms;
+        while self.recent.front().is_some_and(|&(t, _, _)| t <= t_ms - keep) {
+            self.recent.pop_front();
+        }
+        if learn {
+            for k in 0..self.windows.len() {
+                if let Some((m, _)) = self.mean(self.windows[k].periods, t_ms) {
+                    let w = &mut self.windows[k];
+                    w.samples += 1.0;
+                    let a = 1.0 / w.samples.min(SPREAD_MEMORY);
+                    w.mean_square += a * (m * m - w.mean_square);
+                }
+            }
+        }
+        self.block_sum += e;
+        self.block_n += 1;
+        if self.block_n >= self.block_periods {
+            let m = self.block_sum / self.block_n as f64;
+            self.block_sum = 0.0;
+            self.block_n = 0;
+            if learn {
+                self.block_samples += 1.0;
+                let a = 1.0 / self.block_samples.min(SPREAD_MEMORY / BLOCK_MIN);
+                self.block_mean_square += a * (m * m - self.block_mean_square);
+            }
+            if judge {
+                self.cusum_block(m, t_ms);
+            }
+        }
+    }
+
+    /// The spread of hourly means; a day gives only 24 of them, so not
+    /// below what the moving windows imply for an hour.
+    fn block_sigma(&self) -> f64 {
+        let first = &self.windows[0];
+        let implied = first.mean_square.sqrt() * (first.minutes.max(30.0) / BLOCK_MIN.max(30.0)).sqrt();
+        self.block_mean_square.sqrt().max(implied).max(MIN_RELATIVE_SIGMA)
+    }
+
+    /// The CUSUM accumulates hourly means in standard deviations, less
+    /// the allowance.
+    fn cusum_block(&mut self, m: f64, t_ms: i64) {
+        let sigma = self.block_sigma();
+        if sigma <= 0.0 || !sigma.is_finite() {
+            return;
+        }
+        let was = self.cusum;
+        self.cusum = (self.cusum + m / sigma - self.thresholds.cusum_allowance).max(0.0);
+        if was == 0.0 && self.cusum > 0.0 {
+            self.cusum_since_ms = t_ms - self.block_periods as i64 * self.period_ms;
+        }
+    }
+
+    /// The window's standard deviation in normal operation; the longer
+    /// windows, with few independent samples in a day, are not trusted
+    /// below what the shortest one implies for them with the noise
+    /// correlated over half an hour.
+    fn sigma(&self, k: usize) -> f64 {
+        let w = &self.windows[k];
+        let own = w.mean_square.sqrt();
+        let first = &self.windows[0];
+        let implied = first.mean_square.sqrt() * (first.minutes.max(30.0) / w.minutes.max(30.0)).sqrt();
+        own.max(implied).max(MIN_RELATIVE_SIGMA)
+    }
+
+    /// The test at `now_ms`: `Some` when a window or the CUSUM says leak.
+    pub fn raised(&self, now_ms: i64) -> Option<Verdict> {
+        let th = self.thresholds;
+        let mut best: Option<Verdict> = None;
+        for (k, w) in self.windows.iter().enumerate() {
+            let sigma = self.sigma(k);
+            let Some((m, kg_s, first)) = self.means(w.periods, now_ms) else {
+                continue;
+            };
+            if sigma > 0.0 && m > th.raise_sigma * sigma {
+                let v = Verdict {
+                    rate_kg_s: self.recent_rate(now_ms).unwrap_or(kg_s),
+                    window_min: w.minutes,
+                    sigma_kg_s: sigma * kg_s / m,
+                    z: m / sigma,
+                    since_ms: first,
+                    cusum: false,
+                };
+                // The shortest window that fires says the most recent truth.
+                best.get_or_insert(v);
+            }
+        }
+        if best.is_none() && self.cusum >= th.cusum_threshold {
+            let sigma = self.block_sigma();
+            let periods = ((now_ms - self.cusum_since_ms) / self.period_ms).max(1) as usize;
+            let (m, kg_s, _) = self
+                .means(periods.min(self.recent.len()), now_ms)
+                .unwrap_or((0.0, 0.0, now_ms));
+            best = Some(Verdict {
+                rate_kg_s: self.recent_rate(now_ms).unwrap_or(kg_s),
+                window_min: (now_ms - self.cusum_since_ms) as f64 / 60_000.0,
+                sigma_kg_s: if m > 0.0 { sigma * kg_s / m } else { f64::NAN },
+                z: self.cusum,
+                since_ms: self.cusum_since_ms,
+                cusum: true,
+            });
+        }
+        best
+    }
+
+    /// The rate now: the mean imbalance of the last few periods, which a
+    /// window that just fired still averages with the time before the leak.
+    fn recent_rate(&self, now_ms: i64) -> Option<f64> {
+        self.means(RATE_PERIODS, now_ms).map(|(_, kg_s, _)| kg_s)
+    }
+
+    /// Every window below the clear level and the CUSUM back at zero.
+    pub fn cleared(&self, now_ms: i64) -> bool {
+        let th = self.thresholds;
+        self.cusum == 0.0
+            && self.windows.iter().enumerate().all(|(k, w)| {
+                self.mean(w.periods, now_ms)
+                    .is_none_or(|(m, _)| m <= th.clear_sigma * self.sigma(k))
+            })
+    }
+
+    /// Something stands out (half the raise level): learning pauses so a
+    /// starting leak is not learned as normal.
+    pub fn suspect(&self, now_ms: i64) -> bool {
+        let th = self.thresholds;
+        self.cusum > 0.5 * th.cusum_threshold
+            || self.windows.iter().enumerate().any(|(k, w)| {
+                self.mean(w.periods, now_ms)
+                    .is_some_and(|(m, _)| m > 0.5 * th.raise_sigma * self.sigma(k))
+            })
+    }
+
+    /// The shortest window's mean imbalance now, kg/s.
+    pub fn current(&self, now_ms: i64) -> Option<f64> {
+        self.means(self.windows.first()?.periods, now_ms)
+            .map(|(_, kg_s, _)| kg_s)
+    }
+
+    /// Restored as in alarm: the next periods decide whether it clears.
+    pub fn assume_alarm(&mut self) {
+        self.cusum = self.thresholds.cusum_threshold;
+    }
+
+    /// The relative spread of each window (for reports and tests).
+    pub fn sigmas(&self) -> Vec<(f64, f64)> {
+        (0..self.windows.len())
+            .map(|k| (self.windows[k].minutes, self.sigma(k)))
+            .chain(std::iter::once((BLOCK_MIN, self.block_sigma())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test() -> BalanceTest {
+        BalanceTest::new(
+            &[15.0, 60.0],
+            60.0,
+            Thresholds {
+                raise_sigma: 5.0,
+                clear_sigma: 2.0,
+                cusum_allowance: 1.0,
+                cusum_threshold: 8.0,
+            },
+        )
+    }
+
+    /// Deterministic noise: a sum of incommensurate sines, mean 0.
+    fn noise(t: usize) -> f64 {
+        0.01 * ((t as f64 * 0.7).sin() + (t as f64 * 1.3).cos() * 0.5)
+    }
+
+    #[test]
+    fn noise_does_not_raise_and_a_step_does() {
+        let mut b = test();
+        for t in 0..1440 {
+            b.push(t as i64 * 60_000, noise(t), 1.0, true, t >= 60);
+            assert!(b.raised(t as i64 * 60_000).is_none(), "minute {t}");
+        }
+        // A step of 3x the per-minute noise amplitude.
+        let mut raised = None;
+        for t in 1440..1500 {
+            let now = t as i64 * 60_000;
+            b.push(now, noise(t) + 0.03, 1.0, !b.suspect(now), true);
+            if let Some(v) = b.raised(now) {
+                raised = Some((t, v));
+                break;
+            }
+        }
+        let (t, v) = raised.expect("a persistent step raises");
+        assert!(t - 1440 <= 15, "within a window: {t}");
+        assert!(v.rate_kg_s > 0.0 && !v.cusum);
+    }
+}

@@ -1,0 +1,640 @@
+//! Leak detection: per zone, a mass balance with linepack tested
+//! sequentially ([`balance`]), and model residuals that place the leak
+//! ([`model`]). Synchronous, no I/O; the engine feeds it readings and the
+//! passing of time and puts its [`Condition`]s into the alarm book.
+//!
+//! Every `period_s` of data, judged `lag_s` after the period ends (so
+//! readings stamped in it are in): each watched sensor's value for the
+//! period (its latest reading no older than `max_age_s`; a flow meter
+//! repeating the exact same value is taken as stuck), then the model update
+//! (residuals, linepack), then each zone's balance
+//!
+//! ```text
+//! e = Σ metered inflow − Σ metered outflow − Σ metered users
+//!     − Δ linepack / Δt − Σ unmetered users' expected use
+//! ```
+//!
+//! A zone with a boundary meter missing is not judged for that period.
+//! A leak alarm (source: the zone) carries a [`LeakReport`]: the estimated
+//! rate, which test fired, how far above the usual spread and since when,
+//! the sensors whose residuals stand out, and the candidate nodes.
+
+pub mod balance;
+pub mod model;
+pub mod profile;
+
+use std::collections::VecDeque;
+
+use linepack_ingest::telemetry::time::format_rfc3339_ms;
+use linepack_ingest::telemetry::{Quality, Reading};
+use linepack_network::Network;
+use linepack_network::ids::{ElementRef, NodeIdx, PipeIdx};
+use linepack_network::network::SensorKind;
+use serde::{Deserialize, Serialize};
+
+use crate::alarm::{AlarmKey, AlarmKind, Source};
+use crate::config::LeakConfig;
+use crate::detect::{Condition, NEVER};
+use crate::sensors::SensorTable;
+use balance::{BalanceTest, Thresholds, Verdict};
+use model::{Candidate, Model, ResidualNote};
+use profile::Correction;
+
+/// Readings kept per watched sensor.
+const HISTORY: usize = 8;
+/// A flow meter repeating its exact value this many times is stuck.
+const STUCK_REPEATS: u32 = 5;
+/// Sensors named in an explanation.
+const NOTABLE: usize = 4;
+/// How often the candidates of a standing leak alarm are refined.
+const RELOCALIZE_MS: i64 = 5 * 60_000;
+
+/// What a leak alarm says (the `leak` field of its alarm events).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeakReport {
+    pub zone: String,
+    /// Estimated leak rate from the zone balance, kg/s.
+    pub rate_kg_s: f64,
+    /// The zone's usual spread for the test that fired, kg/s.
+    pub sigma_kg_s: f64,
+    /// `window` (a moving mean) or `cusum`.
+    pub test: String,
+    pub window_min: f64,
+    /// Standard deviations above normal (the CUSUM: its statistic).
+    pub z: f64,
+    /// Since when the imbalance stands.
+    pub since: String,
+    pub since_ms: i64,
+    /// Ranked candidate locations, best first.
+    pub candidates: Vec<Candidate>,
+    /// Sensors whose model residuals stand out most.
+    pub residuals: Vec<ResidualNote>,
+    /// One sentence for operators.
+    pub explanation: String,
+}
+
+/// A zone's balance as learned so far (reports, tests).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneSpread {
+    pub zone: String,
+    /// Why the zone has no balance, if it has none.
+    pub unbalanced: Option<String>,
+    /// (window minutes, standard deviation of its mean imbalance relative
+    /// to the zone's use); the CUSUM's hourly blocks last.
+    pub relative_sigma: Vec<(f64, f64)>,
+}
+
+/// A sensor the detector reads, with its recent readings.
+#[derive(Clone, Debug)]
+struct Watched {
+    recent: VecDeque<(i64, f64)>,
+    repeats: u32,
+    flow: bool,
+}
+
+impl Watched {
+    fn push(&mut self, ts: i64, v: f64) {
+        if let Some(&(last_ts, last_v)) = self.recent.back() {
+            if ts <= last_ts {
+                return; // late or duplicate: the newer reading stands
+            }
+            self.repeats = if v.to_bits() == last_v.to_bits() && v != 0.0 {
+                self.repeats + 1
+            } else {
+                0
+            };
+        }
+        if self.recent.len() == HISTORY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((ts, v));
+    }
+
+    /// The value for the period ending at `t`: the latest reading at or
+    /// before `t` and no older than `max_age`.
+    fn at(&self, t: i64, max_age: i64) -> Option<f64> {
+        if self.flow && self.repeats + 1 >= STUCK_REPEATS {
+            return None;
+        }
+        self.recent
+            .iter()
+            .rev()
+            .find(|&&(ts, _)| ts <= t)
+            .filter(|&&(ts, _)| ts > t - max_age)
+            .map(|&(_, v)| v)
+    }
+}
+
+/// One balance zone.
+struct Zone {
+    /// Boundary meters (watched index) with +1 into the zone, −1 out.
+    meters: Vec<(usize, f64)>,
+    /// Metered users (watched index).
+    users: Vec<usize>,
+    /// Unmetered users (consumer index).
+    unmetered: Vec<usize>,
+    pipes: Vec<PipeIdx>,
+    nodes: Vec<NodeIdx>,
+    /// Sensors in or at the zone, for the explanation.
+    sensors: Vec<u32>,
+    /// Why the zone cannot be balanced, if it cannot.
+    unbalanced: Option<String>,
+    correction: Correction,
+    test: BalanceTest,
+    last_linepack: Option<(i64, f64)>,
+    alarm: bool,
+    report: Option<LeakReport>,
+    /// While in alarm: when the candidates are next worked out again, with
+    /// the residuals gathered since.
+    relocalize_ms: i64,
+}
+
+/// The leak detector of one network (see the module docs).
+pub struct LeakDetector {
+    config: LeakConfig,
+    utc_offset_ms: i64,
+    period_ms: i64,
+    lag_ms: i64,
+    max_age_ms: i64,
+    learning_periods: u64,
+    watch_of: Vec<u32>,
+    watched: Vec<Watched>,
+    zones: Vec<Zone>,
+    zone_of_consumer: Vec<Option<u32>>,
+    consumer_kind: Vec<linepack_network::network::ConsumerKind>,
+    model: Model,
+    /// End of the next period to judge.
+    next_ms: i64,
+    sensor_names: Vec<String>,
+    zone_names: Vec<String>,
+}
+
+impl LeakDetector {
+    /// # Errors
+    /// A configuration value that cannot work, naming its key.
+    pub fn new(
+        network: &Network,
+        table: &SensorTable,
+        config: &LeakConfig,
+        utc_offset_hours: f64,
+    ) -> Result<LeakDetector, String> {
+        let c = config;
+        for (key, v) in [
+            ("period_s", c.period_s),
+            ("lag_s", c.lag_s + 1.0),
+            ("max_age_s", c.max_age_s),
+            ("threshold_sigma", c.threshold_sigma),
+            ("cusum_threshold_sigma", c.cusum_threshold_sigma),
+            ("residual_time_constant_s", c.residual_time_constant_s),
+            ("bias_time_constant_h", c.bias_time_constant_h),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("leak.{key} must be positive"));
+            }
+        }
+        if c.windows_min.is_empty() || c.windows_min.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+            return Err("leak.windows_min needs at least one positive window".into());
+        }
+        profile::validate(&c.profiles)?;
+
+        let model = Model::new(network, c.period_s, c.residual_time_constant_s, c.bias_time_constant_h);
+        let n_zones = table.zone_names.len();
+        let zone_of_node = &table.node_zone;
+        let thresholds = Thresholds {
+            raise_sigma: c.threshold_sigma,
+            clear_sigma: c.clear_sigma,
+            cusum_allowance: c.cusum_allowance_sigma,
+            cusum_threshold: c.cusum_threshold_sigma,
+        };
+        let mut zones: Vec<Zone> = (0..n_zones)
+            .map(|_| Zone {
+                meters: Vec::new(),
+                users: Vec::new(),
+                unmetered: Vec::new(),
+                pipes: Vec::new(),
+                nodes: Vec::new(),
+                sensors: Vec::new(),
+                unbalanced: None,
+                correction: Correction::new(c.period_s),
+                test: BalanceTest::new(&c.windows_min, c.period_s, thresholds),
+                last_linepack: None,
+                alarm: false,
+                report: None,
+                relocalize_ms: NEVER,
+            })
+            .collect();
+        for (n, z) in zone_of_node.iter().enumerate() {
+            if let Some(z) = z {
+                zones[*z as usize].nodes.push(NodeIdx::new(n));
+            }
+        }
+
+        let mut watch_of = vec![u32::MAX; network.sensors.len()];
+        let mut watched: Vec<Watched> = Vec::new();
+        let mut watch = |s: usize, watched: &mut Vec<Watched>| -> usize {
+            if watch_of[s] == u32::MAX {
+                watch_of[s] = watched.len() as u32;
+                watched.push(Watched {
+                    recent: VecDeque::with_capacity(HISTORY),
+                    repeats: 0,
+                    flow: network.sensors[s].kind == SensorKind::Flow,
+                });
+            }
+            watch_of[s] as usize
+        };
+        for s in model.sensors() {
+            watch(s as usize, &mut watched);
+        }
+        let zone = |n: NodeIdx| zone_of_node[n.index()];
+        let mut metered_branch = std::collections::HashSet::new();
+        let mut metered_consumer = vec![false; network.consumers.len()];
+        for (i, s) in network.sensors.iter().enumerate() {
+            if let Some(z) = table.info[i].zone {
+                zones[z as usize].sensors.push(i as u32);
+            }
+            if s.kind != SensorKind::Flow {
+                continue;
+            }
+            let (from, to) = match s.at {
+                ElementRef::Consumer(c) => {
+                    metered_consumer[c.index()] = true;
+                    if let Some(z) = zone(network.consumers[c.index()].node) {
+                        let w = watch(i, &mut watched);
+                        zones[z as usize].users.push(w);
+                    }
+                    continue;
+                }
+                ElementRef::Supply(k) => (None, zone(network.supplies[k.index()].node)),
+                ElementRef::Regulator(r) => {
+                    metered_branch.insert(s.at);
+                    let r = &network.regulators[r.index()];
+                    (zone(r.from), zone(r.to))
+                }
+                ElementRef::Pipe(p) => {
+                    metered_branch.insert(s.at);
+                    let p = &network.pipes[p.index()];
+                    (zone(p.from), zone(p.to))
+                }
+                ElementRef::Valve(v) => {
+                    metered_branch.insert(s.at);
+                    let v = &network.valves[v.index()];
+                    (zone(v.from), zone(v.to))
+                }
+                _ => continue,
+            };
+            if from == to {
+                continue;
+            }
+            let w = watch(i, &mut watched);
+            if let Some(z) = from {
+                zones[z as usize].meters.push((w, -1.0));
+            }
+            if let Some(z) = to {
+                zones[z as usize].meters.push((w, 1.0));
+            }
+        }
+        // Every way in or out of a zone must be metered for its balance.
+        let mut crossing = |what: String, a: Option<u32>, b: Option<u32>, metered: bool| {
+            if a != b && !metered {
+                for z in [a, b].into_iter().flatten() {
+                    zones[z as usize]
+                        .unbalanced
+                        .get_or_insert_with(|| format!("{what} crosses its boundary without a flow meter"));
+                }
+            }
+        };
+        for (k, p) in network.pipes.iter().enumerate() {
+            let m = metered_branch.contains(&ElementRef::Pipe(linepack_network::ids::PipeIdx::new(k)));
+            if p.in_service {
+                crossing(format!("pipe {}", p.id), zone(p.from), zone(p.to), m);
+            }
+        }
+        for (k, v) in network.valves.iter().enumerate() {
+            let m = metered_branch.contains(&ElementRef::Valve(linepack_network::ids::ValveIdx::new(k)));
+            if v.open {
+                crossing(format!("valve {}", v.id), zone(v.from), zone(v.to), m);
+            }
+        }
+        for (k, r) in network.regulators.iter().enumerate() {
+            let m = metered_branch.contains(&ElementRef::Regulator(linepack_network::ids::RegulatorIdx::new(k)));
+            if r.in_service {
+                crossing(format!("regulator {}", r.id), zone(r.from), zone(r.to), m);
+            }
+        }
+        for (k, s) in network.supplies.iter().enumerate() {
+            let metered = network.sensors.iter().any(|x| {
+                x.kind == SensorKind::Flow && x.at == ElementRef::Supply(linepack_network::ids::SupplyIdx::new(k))
+            });
+            if s.in_service {
+                crossing(format!("supply {}", s.id), None, zone(s.node), metered);
+            }
+        }
+        for inj in &network.injections {
+            if let Some(z) = zone(inj.node) {
+                zones[z as usize]
+                    .unbalanced
+                    .get_or_insert_with(|| format!("injection {} is not metered", inj.id));
+            }
+        }
+        let mut zone_of_consumer = vec![None; network.consumers.len()];
+        for (k, cons) in network.consumers.iter().enumerate() {
+            zone_of_consumer[k] = zone(cons.node);
+            if let Some(z) = zone(cons.node)
+                && !metered_consumer[k]
+            {
+                zones[z as usize].unmetered.push(k);
+            }
+        }
+        for (k, p) in network.pipes.iter().enumerate() {
+            if p.in_service
+                && let Some(z) = zone(p.from)
+                && zone(p.to) == Some(z)
+            {
+                zones[z as usize].pipes.push(PipeIdx::new(k));
+            }
+        }
+        for (z, zone) in zones.iter().enumerate() {
+            if let Some(why) = &zone.unbalanced {
+                tracing::info!(zone = %table.zone_names[z], "no balance for this zone: {why}");
+            }
+        }
+        Ok(LeakDetector {
+            utc_offset_ms: (utc_offset_hours * 3_600_000.0) as i64,
+            period_ms: (c.period_s * 1000.0) as i64,
+            lag_ms: (c.lag_s * 1000.0) as i64,
+            max_age_ms: (c.max_age_s * 1000.0) as i64,
+            learning_periods: (c.learning_hours * 3600.0 / c.period_s).ceil() as u64,
+            config: LeakConfig {
+                profiles: profile::normalized(&c.profiles),
+                ..c.clone()
+            },
+            watch_of,
+            watched,
+            zones,
+            zone_of_consumer,
+            consumer_kind: network.consumers.iter().map(|c| c.kind).collect(),
+            model,
+            next_ms: NEVER,
+            sensor_names: network.sensors.iter().map(|s| s.id.clone()).collect(),
+            zone_names: table.zone_names.clone(),
+        })
+    }
+
+    /// A reading the other detectors accepted (in range, not bad).
+    #[inline]
+    pub fn observe(&mut self, r: &Reading) {
+        let w = self.watch_of[r.sensor.index()];
+        if w == u32::MAX || r.quality == Quality::Bad || !r.value.is_finite() {
+            return;
+        }
+        self.watched[w as usize].push(r.ts_ms, r.value);
+        if self.next_ms == NEVER {
+            self.next_ms = (r.ts_ms.div_euclid(self.period_ms) + 1) * self.period_ms;
+        }
+    }
+
+    /// Judges every period that ended at least `lag` before `now_ms`.
+    pub fn advance(&mut self, now_ms: i64, out: &mut Vec<Condition>) {
+        if self.next_ms == NEVER {
+            return;
+        }
+        // After a long silence, start again from the present.
+        if now_ms - self.next_ms > 10 * self.period_ms + self.lag_ms {
+            self.next_ms = (now_ms - self.lag_ms).div_euclid(self.period_ms) * self.period_ms;
+        }
+        while self.next_ms + self.lag_ms <= now_ms {
+            let t = self.next_ms;
+            self.judge(t, out);
+            self.next_ms += self.period_ms;
+        }
+    }
+
+    /// An alarm restored active from the journal: its zone is taken as in
+    /// alarm, so that the alarm clears when the balance does.
+    pub fn assume(&mut self, zone: u32) {
+        if let Some(z) = self.zones.get_mut(zone as usize) {
+            z.alarm = true;
+            z.test.assume_alarm();
+        }
+    }
+
+    /// The report of a zone's leak alarm, while it has one.
+    pub fn report(&self, zone: u32) -> Option<&LeakReport> {
+        self.zones.get(zone as usize)?.report.as_ref()
+    }
+
+    /// Each zone's balance as learned so far.
+    pub fn spreads(&self) -> Vec<ZoneSpread> {
+        self.zones
+            .iter()
+            .zip(&self.zone_names)
+            .map(|(z, name)| ZoneSpread {
+                zone: name.clone(),
+                unbalanced: z.unbalanced.clone(),
+                relative_sigma: z.test.sigmas(),
+            })
+            .collect()
+    }
+
+    fn expected_use(&self, c: usize, t: i64) -> f64 {
+        let f = profile::kind_factor(&self.config.profiles, self.consumer_kind[c], t, self.utc_offset_ms);
+        let corr =
+            self.zone_of_consumer[c].map_or(1.0, |z| self.zones[z as usize].correction.at(t, self.utc_offset_ms));
+        self.model.base_demand(c) * f * corr
+    }
+
+    fn judge(&mut self, t: i64, out: &mut Vec<Condition>) {
+        let values: Vec<Option<f64>> = self.watched.iter().map(|w| w.at(t, self.max_age_ms)).collect();
+        let value = |s: u32| {
+            let w = self.watch_of[s as usize];
+            if w == u32::MAX { None } else { values[w as usize] }
+        };
+        let any_alarm = self.zones.iter().any(|z| z.alarm || z.test.suspect(t));
+        let expected: Vec<f64> = (0..self.consumer_kind.len()).map(|c| self.expected_use(c, t)).collect();
+        let solved = self.model.update(|c| expected[c], value, |_| !any_alarm);
+
+        for z in 0..self.zones.len() {
+            let zone = &mut self.zones[z];
+            if zone.unbalanced.is_some() {
+                continue;
+            }
+            let linepack = if solved {
+                self.model.linepack_kg(&zone.pipes)
+            } else {
+                None
+            };
+            let previous = std::mem::replace(&mut zone.last_linepack, linepack.map(|lp| (t, lp)));
+            let packing = match (previous, linepack) {
+                (Some((t0, lp0)), Some(lp)) if t > t0 => (lp - lp0) / ((t - t0) as f64 / 1000.0),
+                _ => continue,
+            };
+            let mut measured = 0.0;
+            let mut complete = true;
+            for &(w, sign) in &zone.meters {
+                match values[w] {
+                    Some(v) => measured += sign * v,
+                    None => complete = false,
+                }
+            }
+            for &w in &zone.users {
+                match values[w] {
+                    Some(v) => measured -= v,
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                continue;
+            }
+            let unmetered_use = measured - packing;
+            let expect: f64 = zone.unmetered.iter().map(|&c| expected[c]).sum();
+            let e = unmetered_use - expect;
+            if z == 0 && std::env::var("LEAK_DEBUG").is_ok() && (t / 60000) % 10 == 0 {
+                eprintln!(
+                    "DBG {} meas {:.5} pack {:.5} expect {:.5} e {:.5} corr {:.4} sig {:?}",
+                    format_rfc3339_ms(t),
+                    measured,
+                    packing,
+                    expect,
+                    e,
+                    zone.correction.at(t, self.utc_offset_ms),
+                    zone.test.sigmas()
+                );
+            }
+            let learning = zone.test.judged < self.learning_periods;
+            let normal = !zone.alarm && (learning || !zone.test.suspect(t));
+            // Scale: what the zone's users are expected to draw.
+            let metered_use: f64 = zone.users.iter().filter_map(|&w| values[w]).sum();
+            zone.test.push(t, e, expect + metered_use, normal, !learning);
+            if normal {
+                // The profile's expectation before the correction.
+                let corr = zone.correction.at(t, self.utc_offset_ms);
+                zone.correction
+                    .learn(t, self.utc_offset_ms, unmetered_use, expect / corr.max(1e-9));
+            }
+            if learning {
+                continue;
+            }
+            if !zone.alarm {
+                if let Some(v) = zone.test.raised(t) {
+                    zone.alarm = true;
+                    out.push(Condition {
+                        key: AlarmKey {
+                            kind: AlarmKind::Leak,
+                            source: Source::Zone(z as u32),
+                        },
+                        active: true,
+                        ts_ms: t,
+                        value: v.rate_kg_s,
+                        limit: v.sigma_kg_s * if v.cusum { 1.0 } else { self.config.threshold_sigma },
+                        priority: None,
+                    });
+                    let report = self.explain(z, v, t);
+                    self.zones[z].report = Some(report);
+                    self.zones[z].relocalize_ms = t + RELOCALIZE_MS;
+                }
+            } else if zone.test.cleared(t) {
+                zone.alarm = false;
+                zone.relocalize_ms = NEVER;
+                let m = zone.test.current(t).unwrap_or(0.0);
+                out.push(Condition {
+                    key: AlarmKey {
+                        kind: AlarmKind::Leak,
+                        source: Source::Zone(z as u32),
+                    },
+                    active: false,
+                    ts_ms: t,
+                    value: m,
+                    limit: f64::NAN,
+                    priority: None,
+                });
+            }
+        }
+        if solved {
+            self.relocalize(t);
+        }
+    }
+
+    /// Works out the candidates of zones in alarm again as residuals
+    /// accumulate since the onset: every five minutes for the first half
+    /// hour, then every quarter of an hour.
+    fn relocalize(&mut self, t: i64) {
+        for z in 0..self.zones.len() {
+            let zone = &self.zones[z];
+            if !zone.alarm || zone.relocalize_ms == NEVER || t < zone.relocalize_ms {
+                continue;
+            }
+            let Some(report) = &zone.report else { continue };
+            let since = report.since_ms;
+            let periods = ((t - since) / self.period_ms + 1).max(5) as usize;
+            let rate = zone.test.current(t).unwrap_or(report.rate_kg_s);
+            let sigma = report.sigma_kg_s;
+            let nodes = zone.nodes.clone();
+            let candidates = self
+                .model
+                .localize(&nodes, periods, rate, sigma, self.config.candidates);
+            let residuals = self.model.notable(&self.zones[z].sensors, &self.sensor_names, NOTABLE);
+            let zone = &mut self.zones[z];
+            zone.relocalize_ms = t + if t - since < 30 * 60_000 {
+                RELOCALIZE_MS
+            } else {
+                3 * RELOCALIZE_MS
+            };
+            if let Some(report) = &mut zone.report {
+                report.candidates = candidates;
+                report.residuals = residuals;
+                report.rate_kg_s = rate;
+            }
+        }
+    }
+
+    fn explain(&mut self, z: usize, v: Verdict, t: i64) -> LeakReport {
+        let nodes = self.zones[z].nodes.clone();
+        // The residuals since the onset (at least the last five periods).
+        let periods = ((t - v.since_ms) / self.period_ms + 1).max(5) as usize;
+        let candidates = self
+            .model
+            .localize(&nodes, periods, v.rate_kg_s, v.sigma_kg_s, self.config.candidates);
+        let residuals = self.model.notable(&self.zones[z].sensors, &self.sensor_names, NOTABLE);
+        let zone = self.zone_names[z].clone();
+        let test = if v.cusum {
+            format!(
+                "a CUSUM of hourly means reached {:.1} (threshold {:.1})",
+                v.z, self.config.cusum_threshold_sigma
+            )
+        } else {
+            format!(
+                "the {:.0}-minute mean is {:.1} standard deviations ({:.4} kg/s) above normal",
+                v.window_min, v.z, v.sigma_kg_s
+            )
+        };
+        let mut explanation = format!(
+            "zone {zone}: {:.4} kg/s unaccounted for since {}; {test}",
+            v.rate_kg_s,
+            format_rfc3339_ms(v.since_ms)
+        );
+        if let Some(top) = candidates.first() {
+            explanation.push_str(&format!("; most likely near node {}", top.node));
+        }
+        if !residuals.is_empty() {
+            let notes: Vec<String> = residuals
+                .iter()
+                .map(|r| format!("{} {:+.4} ({:.1}σ)", r.sensor, r.residual, r.residual / r.sigma))
+                .collect();
+            explanation.push_str(&format!("; residuals {}", notes.join(", ")));
+        }
+        let _ = t;
+        LeakReport {
+            zone,
+            rate_kg_s: v.rate_kg_s,
+            sigma_kg_s: v.sigma_kg_s,
+            test: if v.cusum { "cusum" } else { "window" }.into(),
+            window_min: v.window_min,
+            z: v.z,
+            since: format_rfc3339_ms(v.since_ms),
+            since_ms: v.since_ms,
+            candidates,
+            residuals,
+            explanation,
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Model residuals: the network model, stepped each period with the
+//! linepack change (`SteadySolver::step`) and driven by what is measured
+//! (supply pressures, regulator outlet pressures, metered users) and the
+//! expected use of the unmetered users predicts every other pressure and
+//! flow sensor; the residual (measured − predicted − the sensor's learned
+//! bias) is what no demand estimate explains. A leak leaves a pattern in
+//! the residuals; each candidate node's signature (the sensors' response to
+//! one more kg/s withdrawn there, from the solver's Jacobian) is fitted to
+//! it, and the nodes are ranked by how much of the pattern they explain.
+
+use linepack_network::ids::{ConsumerIdx, ElementRef, NodeIdx, PipeIdx, RegulatorIdx, SupplyIdx};
+use linepack_network::network::SensorKind;
+use linepack_network::solver::{SolveOptions, SteadySolver, SteadyState, WithdrawalResponse};
+use linepack_network::{Network, linepack};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Residuals kept per sensor: the localization averages those since a
+/// leak's onset (at most this many periods).
+const HISTORY: usize = 30;
+
+/// What a residual sensor measures in the model.
+#[derive(Clone, Copy, Debug)]
+enum Measures {
+    Pressure(NodeIdx),
+    Regulator(RegulatorIdx),
+    Supply(SupplyIdx),
+    Pipe(PipeIdx),
+}
+
+/// A sensor compared with the model, and what is learned of it.
+#[derive(Clone, Debug)]
+struct Residual {
+    sensor: u32,
+    measures: Measures,
+    /// Mean of measured − predicted in normal operation.
+    bias: f64,
+    /// Variance of the bias-corrected residual.
+    variance: f64,
+    learned: f64,
+    /// Short exponential mean of the bias-corrected residual.
+    short: f64,
+    /// The residual of the last update (NaN when the sensor had no value).
+    last: f64,
+    /// The last few residuals, newest last (NaN where none).
+    history: VecDeque<f64>,
+}
+
+/// A measured input of the model.
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    SupplyPressure(SupplyIdx),
+    RegulatorOutlet(RegulatorIdx),
+    ConsumerFlow(ConsumerIdx),
+}
+
+/// One candidate leak location.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub node: String,
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    /// The leak rate that best explains the residuals at this node, kg/s.
+    pub rate_kg_s: f64,
+    /// Share of the evidence (the candidates of one alarm sum to at most 1).
+    pub likelihood: f64,
+}
+
+/// A sensor's part in the explanation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResidualNote {
+    pub sensor: String,
+    /// Short mean of measured − model − bias, in the sensor's unit.
+    pub residual: f64,
+    /// Its usual spread.
+    pub sigma: f64,
+}
+
+/// The model and what it learned (see the module docs).
+pub struct Model {
+    net: Network,
+    base_demand: Vec<f64>,
+    solver: SteadySolver,
+    state: Option<SteadyState>,
+    residuals: Vec<Residual>,
+    inputs: Vec<(u32, Input)>,
+    short_alpha: f64,
+    bias_alpha: f64,
+    period_s: f64,
+    pub failures: u64,
+}
+
+/// Residual spread assumed until learned, by kind: bar, kg/s.
+const PRESSURE_FLOOR_BAR: f64 = 1e-4;
+const FLOW_FLOOR_KG_S: f64 = 1e-5;
+
+impl Model {
+    pub fn new(network: &Network, period_s: f64, short_tau_s: f64, bias_tau_h: f64) -> Model {
+        let mut residuals = Vec::new();
+        let mut inputs = Vec::new();
+        let outlet_of = |n: NodeIdx| {
+            network
+                .regulators
+                .iter()
+                .position(|r| r.in_service && r.to == n)
+                .map(RegulatorIdx::new)
+        };
+        let supply_at = |n: NodeIdx| {
+            network
+                .supplies
+                .iter()
+                .position(|s| s.in_service && s.node == n)
+                .map(SupplyIdx::new)
+        };
+        for (i, s) in network.sensors.iter().enumerate() {
+            let i = i as u32;
+            let measures = match (s.kind, s.at) {
+                (SensorKind::Pressure, at) => {
+                    let node = match at {
+                        ElementRef::Node(n) => n,
+                        ElementRef::Supply(k) => network.supplies[k.index()].node,
+                        _ => continue,
+                    };
+                    // Pressures the network holds are inputs, not residuals.
+                    if let Some(k) = supply_at(node) {
+                        inputs.push((i, Input::SupplyPressure(k)));
+                        continue;
+                    }
+                    if let Some(r) = outlet_of(node) {
+                        inputs.push((i, Input::RegulatorOutlet(r)));
+                        continue;
+                    }
+                    Measures::Pressure(node)
+                }
+                (SensorKind::Flow, ElementRef::Consumer(c)) => {
+                    inputs.push((i, Input::ConsumerFlow(c)));
+                    continue;
+                }
+                (SensorKind::Flow, ElementRef::Regulator(r)) => Measures::Regulator(r),
+                (SensorKind::Flow, ElementRef::Supply(k)) => Measures::Supply(k),
+                (SensorKind::Flow, ElementRef::Pipe(p)) => Measures::Pipe(p),
+                _ => continue,
+            };
+            residuals.push(Residual {
+                sensor: i,
+                measures,
+                bias: 0.0,
+                variance: 0.0,
+                learned: 0.0,
+                short: 0.0,
+                last: f64::NAN,
+                history: VecDeque::with_capacity(HISTORY),
+            });
+        }
+        let alpha = |tau_s: f64| 1.0 - (-period_s / tau_s.max(period_s)).exp();
+        Model {
+            base_demand: network.consumers.iter().map(|c| c.demand_kg_s).collect(),
+            net: network.clone(),
+            solver: SteadySolver::new(network, SolveOptions::default()),
+            state: None,
+            residuals,
+            inputs,
+            short_alpha: alpha(short_tau_s),
+            bias_alpha: alpha(bias_tau_h * 3600.0),
+            period_s,
+            failures: 0,
+        }
+    }
+
+    /// Sensors the model reads (inputs and residuals).
+    pub fn sensors(&self) -> impl Iterator<Item = u32> + '_ {
+        self.inputs
+            .iter()
+            .map(|(s, _)| *s)
+            .chain(self.residuals.iter().map(|r| r.sensor))
+    }
+
+    /// The base (file) demand of a consumer, kg/s.
+    pub fn base_demand(&self, c: usize) -> f64 {
+        self.base_demand[c]
+    }
+
+    /// One update: `demand(c)` is each consumer's expected use (kg/s) when
+    /// it has no meter; `value(sensor)` the sensor's value for this period.
+    /// `learn`: fold the residuals into the biases and spreads. False when
+    /// the model did not solve (the update is skipped).
+    pub fn update(
+        &mut self,
+        demand: impl Fn(usize) -> f64,
+        value: impl Fn(u32) -> Option<f64>,
+        learn: impl Fn(u32) -> bool,
+    ) -> bool {
+        for (c, consumer) in self.net.consumers.iter_mut().enumerate() {
+            consumer.demand_kg_s = demand(c);
+        }
+        for &(sensor, input) in &self.inputs {
+            let Some(v) = value(sensor) else { continue };
+            match input {
+                Input::SupplyPressure(k) => self.net.supplies[k.index()].pressure_bar_g = v,
+                Input::RegulatorOutlet(r) => self.net.regulators[r.index()].outlet_pressure_bar_g = v,
+                Input::ConsumerFlow(c) => self.net.consumers[c.index()].demand_kg_s = v.max(0.0),
+            }
+        }
+        // A time step with storage, as the network packs and unpacks
+        // between periods: the same physics the linepack in the balance uses.
+        let solved = match self.state.as_mut() {
+            Some(state) => self.solver.step(&self.net, state, self.period_s).is_ok(),
+            None => match self.solver.solve(&self.net) {
+                Ok(s) => {
+                    self.state = Some(s);
+                    true
+                }
+                Err(_) => false,
+            },
+        };
+        if !solved {
+            self.failures += 1;
+            self.state = None;
+            return false;
+        }
+        let state = self.state.as_ref().expect("solved");
+        let (a_short, a_bias) = (self.short_alpha, self.bias_alpha);
+        for r in &mut self.residuals {
+            if r.history.len() == HISTORY {
+                r.history.pop_front();
+            }
+            r.history.push_back(f64::NAN);
+            r.last = f64::NAN;
+            let Some(v) = value(r.sensor) else { continue };
+            let predicted = predict(&self.net, state, r.measures);
+            if !predicted.is_finite() {
+                continue;
+            }
+            let raw = v - predicted;
+            if r.learned == 0.0 {
+                r.bias = raw;
+            }
+            let e = raw - r.bias;
+            r.last = e;
+            *r.history.back_mut().expect("pushed above") = e;
+            r.short += a_short * (e - r.short);
+            if learn(r.sensor) {
+                r.learned += 1.0;
+                let a = a_bias.max(1.0 / r.learned);
+                r.bias += a * (raw - r.bias);
+                r.variance += a * (e * e - r.variance);
+            }
+        }
+        true
+    }
+
+    /// Gas in the pipes of `pipes` in the last solved state, kg.
+    pub fn linepack_kg(&self, pipes: &[PipeIdx]) -> Option<f64> {
+        let state = self.state.as_ref()?;
+        Some(
+            pipes
+                .iter()
+                .map(|&p| linepack::pipe_linepack_kg(&self.net, state, p))
+                .sum(),
+        )
+    }
+
+    /// The smallest spread a residual is trusted to.
+    fn floor(&self, r: &Residual) -> f64 {
+        match r.measures {
+            Measures::Pressure(_) => PRESSURE_FLOOR_BAR,
+            _ => FLOW_FLOOR_KG_S,
+        }
+    }
+
+    /// The spread of a residual's short mean, from its learned variance.
+    fn short_sigma(&self, r: &Residual) -> f64 {
+        let a = self.short_alpha;
+        (r.variance * a / (2.0 - a)).sqrt().max(self.floor(r))
+    }
+
+    /// Ranks `nodes` as leak locations: for each, the rate q that best
+    /// explains the mean residuals of the last `periods` updates (since the
+    /// leak's onset) with its signature (weighted least squares), held to
+    /// the zone balance's estimate `rate` ± `rate_sigma`, and the misfit χ²
+    /// left; least misfit first, the best `count`.
+    pub fn localize(
+        &mut self,
+        nodes: &[NodeIdx],
+        periods: usize,
+        rate: f64,
+        rate_sigma: f64,
+        count: usize,
+    ) -> Vec<Candidate> {
+        let periods = periods.clamp(1, HISTORY);
+        // Mean residual since the onset and its spread, per sensor.
+        let used: Vec<(usize, f64, f64)> = self
+            .residuals
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.learned > 0.0)
+            .filter_map(|(k, r)| {
+                let recent: Vec<f64> = r
+                    .history
+                    .iter()
+                    .rev()
+                    .take(periods)
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if recent.is_empty() {
+                    return None;
+                }
+                let n = recent.len() as f64;
+                let mean = recent.iter().sum::<f64>() / n;
+                let s2 = (r.variance / n).max(self.floor(r).powi(2));
+                Some((k, mean, 1.0 / s2))
+            })
+            .collect();
+        let Some(state) = self.state.as_mut() else {
+            return Vec::new();
+        };
+        let residuals = &self.residuals;
+        let prior = if rate_sigma > 0.0 && rate_sigma.is_finite() {
+            1.0 / (rate_sigma * rate_sigma)
+        } else {
+            0.0
+        };
+        let rr: f64 = used.iter().map(|&(_, r, w)| w * r * r).sum();
+        let mut fits: Vec<(NodeIdx, f64, f64)> = Vec::with_capacity(nodes.len());
+        let result = self.solver.withdrawal_responses(&self.net, state, nodes, |resp| {
+            let (mut a, mut b) = (0.0, 0.0);
+            for &(k, r, w) in &used {
+                let s = signature(resp, residuals[k].measures);
+                a += w * s * r;
+                b += w * s * s;
+            }
+            let q = ((a + prior * rate) / (b + prior)).max(0.0);
+            let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
+            fits.push((resp.node, q, chi2));
+        });
+        if result.is_err() {
+            return Vec::new();
+        }
+        fits.sort_by(|x, y| x.2.total_cmp(&y.2));
+        let best = fits.first().map_or(0.0, |f| f.2);
+        let total: f64 = fits.iter().map(|f| (-0.5 * (f.2 - best)).exp()).sum();
+        fits.iter()
+            .take(count)
+            .map(|&(n, rate, chi2)| {
+                let node = &self.net.nodes[n.index()];
+                Candidate {
+                    node: node.id.clone(),
+                    x: node.x,
+                    y: node.y,
+                    rate_kg_s: rate,
+                    likelihood: (-0.5 * (chi2 - best)).exp() / total,
+                }
+            })
+            .collect()
+    }
+
+    /// The sensors whose short residual stands out most, for the
+    /// explanation: (sensor, residual, spread), largest |z| first.
+    pub fn notable(&self, sensors: &[u32], names: &[String], count: usize) -> Vec<ResidualNote> {
+        let mut v: Vec<(f64, ResidualNote)> = self
+            .residuals
+            .iter()
+            .filter(|r| r.learned > 0.0 && r.last.is_finite() && (sensors.is_empty() || sensors.contains(&r.sensor)))
+            .map(|r| {
+                let sigma = self.short_sigma(r);
+                (
+                    (r.short / sigma).abs(),
+                    ResidualNote {
+                        sensor: names[r.sensor as usize].clone(),
+                        residual: r.short,
+                        sigma,
+                    },
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        v.into_iter().take(count).map(|(_, n)| n).collect()
+    }
+}
+
+/// What the model says a sensor reads.
+fn predict(net: &Network, state: &SteadyState, m: Measures) -> f64 {
+    match m {
+        Measures::Pressure(n) => state.pressure_bar_g(net, n).unwrap_or(f64::NAN),
+        Measures::Regulator(r) => state.regulator_flow_kg_s[r.index()],
+        Measures::Supply(k) => state.supply_flow_kg_s[k.index()],
+        Measures::Pipe(p) => state.pipe_flow_kg_s[p.index()],
+    }
+}
+
+/// A sensor's response to one more kg/s withdrawn at the response's node.
+fn signature(resp: &WithdrawalResponse, m: Measures) -> f64 {
+    match m {
+        Measures::Pressure(n) => resp.pressure_bar[n.index()],
+        Measures::Regulator(r) => resp.regulator_flow_kg_s[r.index()],
+        Measures::Supply(k) => resp.supply_flow_kg_s[k.index()],
+        Measures::Pipe(p) => resp.pipe_flow_kg_s[p.index()],
+    }
+}
