@@ -63,18 +63,43 @@ pub struct Outcome {
     pub false_alarms: Vec<Raised>,
 }
 
-/// Feeds the simulation's telemetry to the engine as a replay would.
-struct EngineSink<'a> {
+/// Feeds a simulation's telemetry to an engine as a replay would: each
+/// message as a recording line through the decoder, the batch of one
+/// simulated moment processed, then the clock ticked to it.
+pub struct EngineSink<'a> {
     network: &'a Network,
-    engine: Engine,
+    pub engine: Engine,
     decoder: Decoder,
     batch: Batch,
     rejects: Vec<linepack_ingest::telemetry::Reject>,
     transitions: Vec<Transition>,
-    raised: Vec<Raised>,
+    /// Leak alarms raised so far.
+    pub raised: Vec<Raised>,
 }
 
-impl EngineSink<'_> {
+impl<'a> EngineSink<'a> {
+    /// A fresh engine for `network`.
+    ///
+    /// # Errors
+    /// When the engine cannot start on this configuration.
+    pub fn new(network: &'a Network, config: &EngineConfig) -> anyhow::Result<Self> {
+        let table = config.units.sensor_table(network)?;
+        Ok(EngineSink {
+            network,
+            engine: Engine::new(network, config, 1)?,
+            decoder: Decoder::new(
+                &config.mqtt.topic_prefix,
+                table,
+                network.sensors.len(),
+                DecodeLimits::default(),
+            ),
+            batch: Batch::default(),
+            rejects: Vec::new(),
+            transitions: Vec::new(),
+            raised: Vec::new(),
+        })
+    }
+
     fn collect(&mut self, now_ms: i64) {
         for r in &mut self.raised {
             if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS
@@ -137,22 +162,7 @@ pub fn run_scenario(
     config: &EngineConfig,
     scenario: Scenario,
 ) -> anyhow::Result<(Vec<Raised>, Truth)> {
-    let table = config.units.sensor_table(network)?;
-    let engine = Engine::new(network, config, 1)?;
-    let mut sink = EngineSink {
-        network,
-        engine,
-        decoder: Decoder::new(
-            &config.mqtt.topic_prefix,
-            table,
-            network.sensors.len(),
-            DecodeLimits::default(),
-        ),
-        batch: Batch::default(),
-        rejects: Vec::new(),
-        transitions: Vec::new(),
-        raised: Vec::new(),
-    };
+    let mut sink = EngineSink::new(network, config)?;
     let mut sim = Simulation::new(network, scenario)?;
     let truth = run_sim(&mut sim, &mut sink, |_| {})?;
     Ok((sink.raised, truth))

@@ -16,8 +16,6 @@ const BLOCK_MIN: f64 = 60.0;
 /// Expected use below this counts as this much when scaling (a zone with
 /// next to no use is held to an absolute spread), kg/s.
 const MIN_SCALE_KG_S: f64 = 1e-3;
-/// Periods the leak rate is estimated over when an alarm is raised.
-const RATE_PERIODS: usize = 5;
 /// The relative spread is not taken below this (0.05 % of the zone's use):
 /// a zone whose balance closes almost exactly (all users metered, clean
 /// meters) would otherwise alarm on rounding and model error.
@@ -216,6 +214,7 @@ impl BalanceTest {
     /// The test at `now_ms`: `Some` when a window or the CUSUM says leak.
     pub fn raised(&self, now_ms: i64) -> Option<Verdict> {
         let th = self.thresholds;
+        let onset = self.onset();
         let mut best: Option<Verdict> = None;
         for (k, w) in self.windows.iter().enumerate() {
             let sigma = self.sigma(k);
@@ -224,11 +223,11 @@ impl BalanceTest {
             };
             if sigma > 0.0 && m > th.raise_sigma * sigma {
                 let v = Verdict {
-                    rate_kg_s: self.recent_rate(now_ms).unwrap_or(kg_s),
+                    rate_kg_s: onset.map_or(kg_s, |o| o.1),
                     window_min: w.minutes,
                     sigma_kg_s: sigma * kg_s / m,
                     z: m / sigma,
-                    since_ms: first,
+                    since_ms: onset.map_or(first, |o| o.0),
                     cusum: false,
                 };
                 // The shortest window that fires says the most recent truth.
@@ -242,21 +241,42 @@ impl BalanceTest {
                 .means(periods.min(self.recent.len()), now_ms)
                 .unwrap_or((0.0, 0.0, now_ms));
             best = Some(Verdict {
-                rate_kg_s: self.recent_rate(now_ms).unwrap_or(kg_s),
+                rate_kg_s: onset.map_or(kg_s, |o| o.1),
                 window_min: (now_ms - self.cusum_since_ms) as f64 / 60_000.0,
                 sigma_kg_s: if m > 0.0 { sigma * kg_s / m } else { f64::NAN },
                 z: self.cusum,
-                since_ms: self.cusum_since_ms,
+                since_ms: onset.map_or(self.cusum_since_ms, |o| o.0),
                 cusum: true,
             });
         }
         best
     }
 
-    /// The rate now: the mean imbalance of the last few periods, which a
-    /// window that just fired still averages with the time before the leak.
-    fn recent_rate(&self, now_ms: i64) -> Option<f64> {
-        self.means(RATE_PERIODS, now_ms).map(|(_, kg_s, _)| kg_s)
+    /// When the imbalance stepped up and by how much (kg/s): the single
+    /// change point over the recent periods that best splits them into a
+    /// lower mean before and a higher one after (the largest
+    /// t-statistic), with the rate the difference of the two means. A
+    /// window that just fired still averages with the time before the leak;
+    /// this does not.
+    pub fn onset(&self) -> Option<(i64, f64)> {
+        let n = self.recent.len();
+        if n < 2 {
+            return None;
+        }
+        let total: f64 = self.recent.iter().map(|r| r.1).sum();
+        let mut before = 0.0;
+        let mut best: Option<(f64, usize, f64)> = None;
+        for (k, r) in self.recent.iter().enumerate().take(n - 1) {
+            before += r.1;
+            let nb = (k + 1) as f64;
+            let na = (n - k - 1) as f64;
+            let step = (total - before) / na - before / nb;
+            let t = step * (nb * na / n as f64).sqrt();
+            if best.is_none_or(|b| t > b.0) {
+                best = Some((t, k + 1, step));
+            }
+        }
+        best.map(|(_, k, step)| (self.recent[k].0, step))
     }
 
     /// Every window below the clear level and the CUSUM back at zero.

@@ -73,6 +73,22 @@ pub struct LeakReport {
     pub explanation: String,
 }
 
+/// One period of a zone's balance, kg/s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BalanceSample {
+    pub t_ms: i64,
+    /// Metered inflow − outflow at the zone's boundary.
+    pub inflow_kg_s: f64,
+    /// Metered users.
+    pub users_kg_s: f64,
+    /// Linepack change per second.
+    pub packing_kg_s: f64,
+    /// Expected use of the unmetered users.
+    pub expected_kg_s: f64,
+    /// inflow − users − packing − expected: a leak's rate, or noise.
+    pub imbalance_kg_s: f64,
+}
+
 /// A zone's balance as learned so far (reports, tests).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ZoneSpread {
@@ -144,6 +160,7 @@ struct Zone {
     last_linepack: Option<(i64, f64)>,
     alarm: bool,
     report: Option<LeakReport>,
+    last: Option<BalanceSample>,
     /// While in alarm: when the candidates are next worked out again, with
     /// the residuals gathered since.
     relocalize_ms: i64,
@@ -220,6 +237,7 @@ impl LeakDetector {
                 last_linepack: None,
                 alarm: false,
                 report: None,
+                last: None,
                 relocalize_ms: NEVER,
             })
             .collect();
@@ -423,6 +441,12 @@ impl LeakDetector {
         self.zones.get(zone as usize)?.report.as_ref()
     }
 
+    /// The last judged period of a zone's balance, by zone name.
+    pub fn last_balance(&self, zone: &str) -> Option<BalanceSample> {
+        let z = self.zone_names.iter().position(|n| n == zone)?;
+        self.zones[z].last
+    }
+
     /// Each zone's balance as learned so far.
     pub fn spreads(&self) -> Vec<ZoneSpread> {
         self.zones
@@ -468,43 +492,39 @@ impl LeakDetector {
                 (Some((t0, lp0)), Some(lp)) if t > t0 => (lp - lp0) / ((t - t0) as f64 / 1000.0),
                 _ => continue,
             };
-            let mut measured = 0.0;
+            let mut inflow = 0.0;
+            let mut users = 0.0;
             let mut complete = true;
             for &(w, sign) in &zone.meters {
                 match values[w] {
-                    Some(v) => measured += sign * v,
+                    Some(v) => inflow += sign * v,
                     None => complete = false,
                 }
             }
             for &w in &zone.users {
                 match values[w] {
-                    Some(v) => measured -= v,
+                    Some(v) => users += v,
                     None => complete = false,
                 }
             }
             if !complete {
                 continue;
             }
-            let unmetered_use = measured - packing;
+            let unmetered_use = inflow - users - packing;
             let expect: f64 = zone.unmetered.iter().map(|&c| expected[c]).sum();
             let e = unmetered_use - expect;
-            if z == 0 && std::env::var("LEAK_DEBUG").is_ok() && (t / 60000) % 10 == 0 {
-                eprintln!(
-                    "DBG {} meas {:.5} pack {:.5} expect {:.5} e {:.5} corr {:.4} sig {:?}",
-                    format_rfc3339_ms(t),
-                    measured,
-                    packing,
-                    expect,
-                    e,
-                    zone.correction.at(t, self.utc_offset_ms),
-                    zone.test.sigmas()
-                );
-            }
+            zone.last = Some(BalanceSample {
+                t_ms: t,
+                inflow_kg_s: inflow,
+                users_kg_s: users,
+                packing_kg_s: packing,
+                expected_kg_s: expect,
+                imbalance_kg_s: e,
+            });
             let learning = zone.test.judged < self.learning_periods;
             let normal = !zone.alarm && (learning || !zone.test.suspect(t));
             // Scale: what the zone's users are expected to draw.
-            let metered_use: f64 = zone.users.iter().filter_map(|&w| values[w]).sum();
-            zone.test.push(t, e, expect + metered_use, normal, !learning);
+            zone.test.push(t, e, expect + users, normal, !learning);
             if normal {
                 // The profile's expectation before the correction.
                 let corr = zone.correction.at(t, self.utc_offset_ms);
@@ -564,9 +584,8 @@ impl LeakDetector {
                 continue;
             }
             let Some(report) = &zone.report else { continue };
-            let since = report.since_ms;
+            let (since, rate) = zone.test.onset().unwrap_or((report.since_ms, report.rate_kg_s));
             let periods = ((t - since) / self.period_ms + 1).max(5) as usize;
-            let rate = zone.test.current(t).unwrap_or(report.rate_kg_s);
             let sigma = report.sigma_kg_s;
             let nodes = zone.nodes.clone();
             let candidates = self
@@ -583,6 +602,8 @@ impl LeakDetector {
                 report.candidates = candidates;
                 report.residuals = residuals;
                 report.rate_kg_s = rate;
+                report.since_ms = since;
+                report.since = format_rfc3339_ms(since);
             }
         }
     }
