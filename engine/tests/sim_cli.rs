@@ -176,3 +176,59 @@ fn network_import_gaslib_writes_a_network_that_solves() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn eval_scores_a_scenario_set_as_json_and_refuses_a_missing_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("city.json");
+    let o = run(&[
+        "sim",
+        "generate",
+        "--nodes",
+        "300",
+        "--seed",
+        "3",
+        "--smart-meters",
+        "-o",
+        net.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let set = dir.path().join("set");
+    let o = run(&[
+        "sim",
+        "scenarios",
+        "--network",
+        net.to_str().unwrap(),
+        "--count",
+        "1",
+        "--normal",
+        "1",
+        "--normal-days",
+        "1.1",
+        "--leak-hours",
+        "1",
+        "--min-percent",
+        "4",
+        "--max-percent",
+        "5",
+        "--out",
+        set.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["eval", "--set", set.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &report["summary"];
+    assert_eq!(s["scenarios"], 2);
+    assert_eq!(s["leak_scenarios"], 1);
+    assert_eq!(s["false_alarms"], 0, "{report:#}");
+    let leak = &report["scenarios"][0];
+    assert!(leak["detected_after_s"].as_f64().unwrap() <= 900.0, "{leak:#}");
+    assert!(leak["localization_m"].as_f64().is_some(), "{leak:#}");
+    let ratio = leak["estimated_rate_kg_s"].as_f64().unwrap() / leak["true_rate_kg_s"].as_f64().unwrap();
+    assert!((0.5..2.0).contains(&ratio), "{leak:#}");
+
+    let o = run(&["eval", "--set", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
+}

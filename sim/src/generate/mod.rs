@@ -271,10 +271,10 @@ pub fn city(config: &CityConfig) -> NetworkFile {
                 sensors.push(sensor(&format!("GD-{id}"), SensorKind::GasDetector, &id));
                 sensors.push(sensor(&format!("SV-{id}"), SensorKind::ShutoffValve, &id));
             }
-            if config.smart_meters
-                || kind == ConsumerKind::Industrial
-                || (kind == ConsumerKind::Commercial && rng.chance(0.3))
-            {
+            // Smart meters add meters; every other draw stays the same, so a
+            // city with them is the same city.
+            let metered = kind == ConsumerKind::Industrial || (kind == ConsumerKind::Commercial && rng.chance(0.3));
+            if metered || config.smart_meters {
                 sensors.push(sensor(&format!("FT-{id}"), SensorKind::Flow, &id));
             }
             consumers.push(ConsumerSpec {
