@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use linepack_ingest::mqtt::MqttConfig;
 use linepack_ingest::telemetry::UnitsConfig;
+use linepack_network::network::ConsumerKind;
+use linepack_sim::scenario::ProfileSpec;
 use serde::{Deserialize, Serialize};
 
 /// The whole engine configuration.
@@ -310,38 +312,38 @@ impl Default for LeakConfig {
     }
 }
 
-/// Load profiles per consumer kind.
+/// Load profiles per consumer kind: factors by hour of day (24, local
+/// time, linear in between) and by day of week (7, Monday first), the
+/// simulator's [`ProfileSpec`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoadProfiles {
-    pub residential: LoadProfile,
-    pub commercial: LoadProfile,
-    pub industrial: LoadProfile,
-    pub other: LoadProfile,
+    pub residential: ProfileSpec,
+    pub commercial: ProfileSpec,
+    pub industrial: ProfileSpec,
+    pub other: ProfileSpec,
 }
 
-/// Factors by hour of day (24, local time, linear in between) and by day
-/// of week (7, Monday first).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoadProfile {
-    pub daily: Vec<f64>,
-    pub weekly: Vec<f64>,
+impl LoadProfiles {
+    /// The profile of a consumer kind.
+    pub fn of(&self, kind: ConsumerKind) -> &ProfileSpec {
+        match kind {
+            ConsumerKind::Residential => &self.residential,
+            ConsumerKind::Commercial => &self.commercial,
+            ConsumerKind::Industrial => &self.industrial,
+            ConsumerKind::Other => &self.other,
+        }
+    }
 }
 
 impl Default for LoadProfiles {
     /// The typical shapes the simulator also uses by default.
     fn default() -> Self {
-        use linepack_sim::scenario::ProfileSpec;
-        let from = |p: ProfileSpec| LoadProfile {
-            daily: p.daily,
-            weekly: p.weekly,
-        };
         LoadProfiles {
-            residential: from(ProfileSpec::residential()),
-            commercial: from(ProfileSpec::commercial()),
-            industrial: from(ProfileSpec::industrial()),
-            other: from(ProfileSpec::flat()),
+            residential: ProfileSpec::residential(),
+            commercial: ProfileSpec::commercial(),
+            industrial: ProfileSpec::industrial(),
+            other: ProfileSpec::flat(),
         }
     }
 }

@@ -100,11 +100,16 @@ impl Shard {
 
     /// Conditions into transitions.
     fn settle(&mut self, priorities: &[Priority], out: &mut Vec<Transition>) {
-        for c in self.conditions.drain(..) {
-            let priority = c.priority.unwrap_or(priorities[c.key.kind as usize]);
-            self.book
-                .condition(c.key, c.active, c.ts_ms, c.value, c.limit, priority, out);
-        }
+        settle(&mut self.conditions, &mut self.book, priorities, out);
+    }
+}
+
+/// Detectors' conditions into `book`'s transitions, each at its own
+/// priority or its kind's.
+fn settle(conditions: &mut Vec<Condition>, book: &mut AlarmBook, priorities: &[Priority], out: &mut Vec<Transition>) {
+    for c in conditions.drain(..) {
+        let priority = c.priority.unwrap_or(priorities[c.key.kind as usize]);
+        book.condition(c.key, c.active, c.ts_ms, c.value, c.limit, priority, out);
     }
 }
 
@@ -278,8 +283,7 @@ impl Engine {
         }
         if let Some(leak) = &mut self.leak {
             for r in &batch.readings {
-                let l = &self.table.limits[r.sensor.index()];
-                if r.value >= l.physical_min && r.value <= l.physical_max {
+                if self.table.limits[r.sensor.index()].in_physical_range(r.value) {
                     leak.observe(r);
                 }
             }
@@ -293,11 +297,7 @@ impl Engine {
     fn leak_step(&mut self, out: &mut Vec<Transition>) {
         let Some(leak) = &mut self.leak else { return };
         leak.advance(self.clock_ms, &mut self.leak_conditions);
-        for c in self.leak_conditions.drain(..) {
-            let priority = c.priority.unwrap_or(self.priorities[c.key.kind as usize]);
-            self.system
-                .condition(c.key, c.active, c.ts_ms, c.value, c.limit, priority, out);
-        }
+        settle(&mut self.leak_conditions, &mut self.system, &self.priorities, out);
     }
 
     /// The report of a zone's leak alarm (candidates, explanation).

@@ -42,6 +42,14 @@ pub struct Limits {
     pub rate_per_min: f64,
 }
 
+impl Limits {
+    /// Inside the sensor's physical range (NaN is not).
+    #[inline]
+    pub fn in_physical_range(&self, value: f64) -> bool {
+        value >= self.physical_min && value <= self.physical_max
+    }
+}
+
 /// A limit setting that cannot work, naming the table.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{table}: {message}")]

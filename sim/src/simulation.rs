@@ -230,7 +230,7 @@ impl Simulation {
             // AR(1) with stationary standard deviation `noise`; the first
             // value is drawn from the stationary distribution.
             *e = phi * *e + (1.0 - phi * phi).sqrt() * d.noise * normal(rng);
-            let factor = profile_factor(d.profile(c.kind), hour, weekday) * (1.0 + *e).max(0.0);
+            let factor = d.profile(c.kind).factor(hour, weekday) * (1.0 + *e).max(0.0);
             let demand = if self.shutoff_closed[i] {
                 0.0
             } else {
@@ -335,15 +335,6 @@ pub fn local_hour_and_weekday(t_ms: i64) -> (f64, usize) {
     let hour = t_ms.rem_euclid(86_400_000) as f64 / 3_600_000.0;
     // 1970-01-01 was a Thursday (3 with Monday = 0).
     (hour, (days + 3).rem_euclid(7) as usize)
-}
-
-/// The profile's factor at a fractional hour, linear between hourly values.
-fn profile_factor(p: &crate::scenario::ProfileSpec, hour: f64, weekday: usize) -> f64 {
-    let h0 = hour.floor() as usize % 24;
-    let h1 = (h0 + 1) % 24;
-    let f = hour - hour.floor();
-    let daily = p.daily[h0] * (1.0 - f) + p.daily[h1] * f;
-    daily * p.weekly[weekday]
 }
 
 /// The simulated network: `base` with a node for every pipe leak (the pipe

@@ -84,7 +84,7 @@ impl Validity {
     pub fn in_range(&mut self, r: &Reading, table: &SensorTable, out: &mut Vec<Condition>) -> bool {
         let i = r.sensor.index();
         let l = &table.limits[i];
-        let outside = !(r.value >= l.physical_min && r.value <= l.physical_max);
+        let outside = !l.in_physical_range(r.value);
         let s = &mut self.state[i];
         if outside != s.out_of_range {
             s.out_of_range = outside;

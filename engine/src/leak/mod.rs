@@ -212,7 +212,7 @@ impl LeakDetector {
         if c.windows_min.is_empty() || c.windows_min.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
             return Err("leak.windows_min needs at least one positive window".into());
         }
-        profile::validate(&c.profiles)?;
+        let profiles = profile::normalized(&c.profiles)?;
 
         let model = Model::new(network, c.period_s, c.residual_time_constant_s, c.bias_time_constant_h);
         let n_zones = table.zone_names.len();
@@ -382,10 +382,7 @@ impl LeakDetector {
             lag_ms: (c.lag_s * 1000.0) as i64,
             max_age_ms: (c.max_age_s * 1000.0) as i64,
             learning_periods: (c.learning_hours * 3600.0 / c.period_s).ceil() as u64,
-            config: LeakConfig {
-                profiles: profile::normalized(&c.profiles),
-                ..c.clone()
-            },
+            config: LeakConfig { profiles, ..c.clone() },
             watch_of,
             watched,
             zones,
@@ -585,13 +582,8 @@ impl LeakDetector {
             }
             let Some(report) = &zone.report else { continue };
             let (since, rate) = zone.test.onset().unwrap_or((report.since_ms, report.rate_kg_s));
-            let periods = ((t - since) / self.period_ms + 1).max(5) as usize;
             let sigma = report.sigma_kg_s;
-            let nodes = zone.nodes.clone();
-            let candidates = self
-                .model
-                .localize(&nodes, periods, rate, sigma, self.config.candidates);
-            let residuals = self.model.notable(&self.zones[z].sensors, &self.sensor_names, NOTABLE);
+            let (candidates, residuals) = self.locate(z, t, since, rate, sigma);
             let zone = &mut self.zones[z];
             zone.relocalize_ms = t + if t - since < 30 * 60_000 {
                 RELOCALIZE_MS
@@ -608,14 +600,27 @@ impl LeakDetector {
         }
     }
 
-    fn explain(&mut self, z: usize, v: Verdict, t: i64) -> LeakReport {
-        let nodes = self.zones[z].nodes.clone();
-        // The residuals since the onset (at least the last five periods).
-        let periods = ((t - v.since_ms) / self.period_ms + 1).max(5) as usize;
+    /// Zone `z`'s candidate locations and standing-out residuals, from the
+    /// residuals since `since_ms` (at least the last five periods).
+    fn locate(
+        &mut self,
+        z: usize,
+        t: i64,
+        since_ms: i64,
+        rate: f64,
+        sigma: f64,
+    ) -> (Vec<Candidate>, Vec<ResidualNote>) {
+        let periods = ((t - since_ms) / self.period_ms + 1).max(5) as usize;
+        let zone = &self.zones[z];
         let candidates = self
             .model
-            .localize(&nodes, periods, v.rate_kg_s, v.sigma_kg_s, self.config.candidates);
-        let residuals = self.model.notable(&self.zones[z].sensors, &self.sensor_names, NOTABLE);
+            .localize(&zone.nodes, periods, rate, sigma, self.config.candidates);
+        let residuals = self.model.notable(&zone.sensors, &self.sensor_names, NOTABLE);
+        (candidates, residuals)
+    }
+
+    fn explain(&mut self, z: usize, v: Verdict, t: i64) -> LeakReport {
+        let (candidates, residuals) = self.locate(z, t, v.since_ms, v.rate_kg_s, v.sigma_kg_s);
         let zone = self.zone_names[z].clone();
         let test = if v.cusum {
             format!(
@@ -643,7 +648,6 @@ impl LeakDetector {
                 .collect();
             explanation.push_str(&format!("; residuals {}", notes.join(", ")));
         }
-        let _ = t;
         LeakReport {
             zone,
             rate_kg_s: v.rate_kg_s,

@@ -3,11 +3,10 @@
 //! a correction each zone learns by hour of day from its own balance.
 
 use linepack_network::network::ConsumerKind;
+use linepack_sim::simulation::local_hour_and_weekday;
 
-use crate::config::{LoadProfile, LoadProfiles};
+use crate::config::LoadProfiles;
 
-const MS_PER_HOUR: f64 = 3_600_000.0;
-const MS_PER_DAY: i64 = 86_400_000;
 /// Days of history a learned correction needs to count as much as the
 /// standard profile: with one day the correction moves a third of the way.
 const PRIOR_DAYS: f64 = 2.0;
@@ -15,72 +14,34 @@ const PRIOR_DAYS: f64 = 2.0;
 /// were judged in normal operation.
 const MIN_HOUR_SHARE: f64 = 0.75;
 
-/// Hour of day (fractional, local) and weekday (0 = Monday) of `t_ms`.
-pub fn local_hour_and_weekday(t_ms: i64, utc_offset_ms: i64) -> (f64, usize) {
-    let local = t_ms + utc_offset_ms;
-    let hour = local.rem_euclid(MS_PER_DAY) as f64 / MS_PER_HOUR;
-    // 1970-01-01 was a Thursday (3 with Monday = 0).
-    (hour, (local.div_euclid(MS_PER_DAY) + 3).rem_euclid(7) as usize)
-}
-
-/// The factor of `profile` at a fractional hour, linear between hours.
-fn factor(p: &LoadProfile, hour: f64, weekday: usize) -> f64 {
-    let h0 = hour.floor() as usize % 24;
-    let h1 = (h0 + 1) % 24;
-    let f = hour - hour.floor();
-    (p.daily[h0] * (1.0 - f) + p.daily[h1] * f) * p.weekly[weekday]
-}
-
-/// Checks the shape of every profile; names the bad one.
-pub fn validate(p: &LoadProfiles) -> Result<(), String> {
-    for (name, profile) in [
-        ("residential", &p.residential),
-        ("commercial", &p.commercial),
-        ("industrial", &p.industrial),
-        ("other", &p.other),
-    ] {
-        for (key, v, n) in [("daily", &profile.daily, 24), ("weekly", &profile.weekly, 7)] {
-            if v.len() != n || v.iter().any(|f| !(f.is_finite() && *f >= 0.0)) {
-                return Err(format!(
-                    "leak.profiles.{name}.{key}: needs {n} non-negative factors (has {})",
-                    v.len()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The profiles with each factor list scaled to a mean of 1, so that a
-/// consumer's file demand is its mean use over a week (as the network
-/// format and the simulator take it).
-pub fn normalized(p: &LoadProfiles) -> LoadProfiles {
-    let scale = |v: &[f64]| {
-        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-        v.iter().map(|f| if mean > 0.0 { f / mean } else { 1.0 }).collect()
+/// The profiles checked and each factor list scaled to a mean of 1, so that
+/// a consumer's file demand is its mean use over a week (as the network
+/// format and the simulator take it). The error names every bad list.
+pub fn normalized(p: &LoadProfiles) -> Result<LoadProfiles, String> {
+    let mut problems = Vec::new();
+    let mut one = |name: &str, profile: &linepack_sim::scenario::ProfileSpec| {
+        profile.normalized().unwrap_or_else(|list| {
+            problems.extend(list.into_iter().map(|m| format!("leak.profiles.{name}.{m}")));
+            profile.clone()
+        })
     };
-    let one = |p: &LoadProfile| LoadProfile {
-        daily: scale(&p.daily),
-        weekly: scale(&p.weekly),
+    let n = LoadProfiles {
+        residential: one("residential", &p.residential),
+        commercial: one("commercial", &p.commercial),
+        industrial: one("industrial", &p.industrial),
+        other: one("other", &p.other),
     };
-    LoadProfiles {
-        residential: one(&p.residential),
-        commercial: one(&p.commercial),
-        industrial: one(&p.industrial),
-        other: one(&p.other),
+    if problems.is_empty() {
+        Ok(n)
+    } else {
+        Err(problems.join("; "))
     }
 }
 
-/// The profile factor of a consumer kind at `t_ms`.
+/// The profile factor of a consumer kind at `t_ms`, local time.
 pub fn kind_factor(p: &LoadProfiles, kind: ConsumerKind, t_ms: i64, utc_offset_ms: i64) -> f64 {
-    let (hour, weekday) = local_hour_and_weekday(t_ms, utc_offset_ms);
-    let profile = match kind {
-        ConsumerKind::Residential => &p.residential,
-        ConsumerKind::Commercial => &p.commercial,
-        ConsumerKind::Industrial => &p.industrial,
-        _ => &p.other,
-    };
-    factor(profile, hour, weekday)
+    let (hour, weekday) = local_hour_and_weekday(t_ms + utc_offset_ms);
+    p.of(kind).factor(hour, weekday)
 }
 
 /// A zone's learned correction of the standard profiles by hour of day:
@@ -114,7 +75,7 @@ impl Correction {
     /// The correction at `t_ms`: linear between hour centres, shrunk
     /// towards 1 while few days are learned.
     pub fn at(&self, t_ms: i64, utc_offset_ms: i64) -> f64 {
-        let (hour, _) = local_hour_and_weekday(t_ms, utc_offset_ms);
+        let (hour, _) = local_hour_and_weekday(t_ms + utc_offset_ms);
         let x = hour - 0.5;
         let h0 = x.floor().rem_euclid(24.0) as usize;
         let h1 = (h0 + 1) % 24;
@@ -161,12 +122,12 @@ mod tests {
     fn monday_midnight_and_the_profile_between_hours() {
         // 2026-11-23 is a Monday.
         let t = 1_795_392_000_000;
-        assert_eq!(local_hour_and_weekday(t, 0), (0.0, 0));
-        assert_eq!(local_hour_and_weekday(t - 1, 0).1, 6);
+        assert_eq!(local_hour_and_weekday(t), (0.0, 0));
+        assert_eq!(local_hour_and_weekday(t - 1).1, 6);
         let p = LoadProfiles::default();
         let half_past_seven = kind_factor(&p, ConsumerKind::Residential, t + 27_000_000, 0);
         assert!((half_past_seven - (1.6 + 1.5) / 2.0).abs() < 1e-12);
-        let n = normalized(&p);
+        let n = normalized(&p).unwrap();
         assert!((n.residential.daily.iter().sum::<f64>() - 24.0).abs() < 1e-9);
         assert!((n.commercial.weekly.iter().sum::<f64>() - 7.0).abs() < 1e-9);
     }

@@ -104,6 +104,34 @@ pub struct ProfileSpec {
 }
 
 impl ProfileSpec {
+    /// Checks the factors and scales each list to a mean of 1. The error
+    /// names the list (`daily`, `weekly`) and what is wrong with it.
+    pub fn normalized(&self) -> Result<ProfileSpec, Vec<String>> {
+        let mut p = self.clone();
+        let mut problems = Vec::new();
+        for (key, v, n) in [("daily", &mut p.daily, 24), ("weekly", &mut p.weekly, 7)] {
+            if v.len() != n || v.iter().any(|f| !(f.is_finite() && *f >= 0.0)) || v.iter().sum::<f64>() <= 0.0 {
+                problems.push(format!(
+                    "{key}: needs {n} non-negative factors, not all zero (has {})",
+                    v.len()
+                ));
+            } else {
+                let mean = v.iter().sum::<f64>() / n as f64;
+                v.iter_mut().for_each(|f| *f /= mean);
+            }
+        }
+        if problems.is_empty() { Ok(p) } else { Err(problems) }
+    }
+
+    /// The factor at a fractional local hour of the day and a weekday
+    /// (0 = Monday), linear between the hourly values.
+    pub fn factor(&self, hour: f64, weekday: usize) -> f64 {
+        let h0 = hour.floor() as usize % 24;
+        let h1 = (h0 + 1) % 24;
+        let f = hour - hour.floor();
+        (self.daily[h0] * (1.0 - f) + self.daily[h1] * f) * self.weekly[weekday]
+    }
+
     /// Homes: low at night, a morning and a larger evening peak.
     pub fn residential() -> Self {
         ProfileSpec {

@@ -313,16 +313,9 @@ impl Scenario {
             .iter()
             .zip(&mut profiles)
         {
-            for (key, v, n) in [("daily", &mut p.daily, 24), ("weekly", &mut p.weekly, 7)] {
-                if v.len() != n || v.iter().any(|f| !(f.is_finite() && *f >= 0.0)) || v.iter().sum::<f64>() <= 0.0 {
-                    problems.push(format!(
-                        "demand.{name}.{key}: needs {n} non-negative factors, not all zero (has {})",
-                        v.len()
-                    ));
-                } else {
-                    let mean = v.iter().sum::<f64>() / n as f64;
-                    v.iter_mut().for_each(|f| *f /= mean);
-                }
+            match p.normalized() {
+                Ok(n) => *p = n,
+                Err(list) => problems.extend(list.into_iter().map(|m| format!("demand.{name}.{m}"))),
             }
         }
 
