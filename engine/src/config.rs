@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
+    pub network: NetworkConfig,
     pub journal: JournalConfig,
     pub alarms: AlarmsConfig,
     pub sensors: SensorsConfig,
@@ -23,6 +24,53 @@ pub struct EngineConfig {
     pub leak: LeakConfig,
     pub mqtt: MqttConfig,
     pub units: UnitsConfig,
+    pub api: ApiConfig,
+}
+
+/// The network `linepack serve` watches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Network file (.json or .toml); relative to the configuration file.
+    pub file: Option<PathBuf>,
+}
+
+/// The HTTP API and control-room page (`linepack serve`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address and port to listen on. Default `"127.0.0.1:8080"`.
+    pub listen: String,
+    /// Serve HTTPS with this certificate chain and key (PEM); both or
+    /// neither.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Bearer tokens allowed in; none means nobody can call the API.
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// One API token: who it is, what it may do, and the SHA-256 of the token
+/// (hex), never the token itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Shown in the journal for every change made with this token.
+    pub name: String,
+    /// `viewer` (read), `operator` (also acknowledge, shelve, out of
+    /// service) or `admin` (everything).
+    pub role: String,
+    pub sha256: String,
 }
 
 /// Where alarm transitions are journaled.

@@ -556,6 +556,11 @@ impl Engine {
         }
     }
 
+    /// Sites seen so far.
+    pub fn site_count(&self) -> usize {
+        self.site_names.len()
+    }
+
     /// The site name of a site index.
     pub fn site_name(&self, site: u32) -> &str {
         &self.site_names[site as usize]

@@ -4,12 +4,15 @@
 //! them. Detection itself does no I/O; the journal write is once per step,
 //! not per reading.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use linepack_ingest::handoff::HandoffReceiver;
 use linepack_network::Network;
 
+use crossbeam_channel::Receiver;
+
 use crate::alarm::{Alarm, AlarmEvent, Namer, Transition};
+use crate::command::{self, Command};
 use crate::engine::Engine;
 use crate::journal::{Journal, JournalError};
 
@@ -34,8 +37,38 @@ pub struct LoopStats {
     pub transitions: u64,
 }
 
-/// Runs until every sender of the hand-off is gone. `announce` receives each
-/// step's events after they are durable in the journal.
+/// What the loop tells the world: every step's events once they are
+/// durable, and after every step which sensors it read.
+pub trait Observer {
+    /// The step's events, after the journal has them.
+    fn announce(&mut self, events: &[AlarmEvent]);
+
+    /// After every step (also one without readings).
+    fn stepped(&mut self, _engine: &Engine, _step: &Step) {}
+}
+
+/// What one step did.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// The sensors it read, in order (repeats included).
+    pub sensors_read: &'a [u32],
+    pub readings: usize,
+    pub transitions: usize,
+    /// Detection, journal and announcement.
+    pub took: Duration,
+    /// Batches still waiting in the hand-off.
+    pub queued: usize,
+}
+
+impl<F: FnMut(&[AlarmEvent])> Observer for F {
+    fn announce(&mut self, events: &[AlarmEvent]) {
+        self(events);
+    }
+}
+
+/// Runs until every sender of the hand-off is gone. Operator commands from
+/// `commands` are carried out between steps, through the same journal
+/// before announce path as detections.
 ///
 /// # Errors
 /// [`JournalError`] when a step cannot be journaled: the loop stops rather
@@ -46,29 +79,53 @@ pub fn run(
     engine: &mut Engine,
     journal: &mut Journal,
     clock: Clock,
-    mut announce: impl FnMut(&[AlarmEvent]),
+    commands: Option<&Receiver<Command>>,
+    observer: &mut impl Observer,
 ) -> Result<LoopStats, JournalError> {
     let mut stats = LoopStats::default();
     let mut transitions: Vec<Transition> = Vec::new();
+    let mut sensors_read: Vec<u32> = Vec::new();
     let mut commit = Commit::default();
+    let never = crossbeam_channel::never();
+    let commands = commands.unwrap_or(&never);
     loop {
         let first = match clock {
-            Clock::Recording => match rx.recv() {
-                Some(b) => Some(b),
-                None => break,
+            Clock::Recording => crossbeam_channel::select! {
+                recv(rx.channel()) -> b => match b {
+                    Ok(b) => Some(b),
+                    Err(_) => break,
+                },
+                recv(commands) -> c => {
+                    if let Ok(c) = c {
+                        command::carry_out(c, network, engine, journal, &mut commit, clock, observer)?;
+                    }
+                    continue;
+                }
             },
-            Clock::Wall => match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(b) => b,
-                Err(_) => break,
+            Clock::Wall => crossbeam_channel::select! {
+                recv(rx.channel()) -> b => match b {
+                    Ok(b) => Some(b),
+                    Err(_) => break,
+                },
+                recv(commands) -> c => {
+                    if let Ok(c) = c {
+                        command::carry_out(c, network, engine, journal, &mut commit, clock, observer)?;
+                    }
+                    None
+                }
+                default(Duration::from_millis(500)) => None,
             },
         };
+        let started = Instant::now();
         transitions.clear();
+        sensors_read.clear();
         let mut next = first;
         let mut drained = 0;
         while let Some(batch) = next {
             stats.batches += 1;
             stats.readings += batch.readings.len() as u64;
             engine.process(&batch, &mut transitions);
+            sensors_read.extend(batch.readings.iter().map(|r| r.sensor.index() as u32));
             drained += 1;
             next = if drained < MAX_BATCHES_PER_STEP {
                 rx.try_recv()
@@ -76,18 +133,30 @@ pub fn run(
                 None
             };
         }
-        let now = match clock {
-            Clock::Recording => engine.clock_ms(),
-            Clock::Wall => linepack_ingest::mqtt::client::now_ms(),
-        };
+        let now = now_ms(engine, clock);
         engine.tick(now, &mut transitions);
-        if transitions.is_empty() {
-            continue;
-        }
         stats.transitions += transitions.len() as u64;
-        commit.run(&transitions, network, engine, journal, &mut announce)?;
+        commit.run(&transitions, network, engine, journal, observer)?;
+        observer.stepped(
+            engine,
+            &Step {
+                sensors_read: &sensors_read,
+                readings: sensors_read.len(),
+                transitions: transitions.len(),
+                took: started.elapsed(),
+                queued: rx.len(),
+            },
+        );
     }
     Ok(stats)
+}
+
+/// The engine's time for ticks and commands.
+pub(crate) fn now_ms(engine: &Engine, clock: Clock) -> i64 {
+    match clock {
+        Clock::Recording => engine.clock_ms(),
+        Clock::Wall => linepack_ingest::mqtt::client::now_ms(),
+    }
 }
 
 /// Journals transitions, then announces them: the one way transitions
@@ -107,7 +176,7 @@ impl Commit {
         network: &Network,
         engine: &Engine,
         journal: &mut Journal,
-        announce: &mut impl FnMut(&[AlarmEvent]),
+        observer: &mut impl Observer,
     ) -> Result<(), JournalError> {
         if transitions.is_empty() {
             return Ok(());
@@ -122,7 +191,7 @@ impl Commit {
             self.entries.push((t.clone(), e, alarm));
         }
         journal.record(&self.entries)?;
-        announce(&self.events);
+        observer.announce(&self.events);
         Ok(())
     }
 }

@@ -317,36 +317,98 @@ impl Journal {
     /// # Errors
     /// [`JournalError`] when the journal cannot be read.
     pub fn history(&self, limit: usize) -> Result<Vec<JournalEntry>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT alarm_id, to_state, ts_ms, message, actor, comment FROM transitions ORDER BY seq DESC LIMIT ?1",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok(JournalEntry {
-                    alarm_id: r.get(0)?,
-                    state: r.get(1)?,
-                    ts_ms: r.get(2)?,
-                    message: r.get(3)?,
-                    by: r.get(4)?,
-                    comment: r.get(5)?,
-                })
-            })
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        Ok(rows)
+        query_history(
+            &self.conn,
+            &HistoryQuery {
+                limit,
+                ..HistoryQuery::default()
+            },
+        )
+        .map_err(self.err())
+    }
+
+    /// Transitions matching `q`, newest first, read through a connection of
+    /// its own (the journal is in WAL mode: readers never block the
+    /// writer).
+    ///
+    /// # Errors
+    /// [`JournalError`] when the file cannot be opened or read.
+    pub fn read_history(path: &Path, q: &HistoryQuery) -> Result<Vec<JournalEntry>, JournalError> {
+        let err = |source| JournalError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        query_history(&conn, q).map_err(err)
     }
 }
 
+/// Which transitions history shows; `None` matches all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HistoryQuery {
+    pub alarm_id: Option<String>,
+    pub kind: Option<String>,
+    pub zone: Option<String>,
+    pub priority: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub limit: usize,
+}
+
+fn query_history(conn: &Connection, q: &HistoryQuery) -> rusqlite::Result<Vec<JournalEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT alarm_id, kind, source, zone, priority, from_state, to_state, active, ts_ms, value, limit_value,
+         message, actor, comment FROM transitions
+         WHERE (?1 IS NULL OR alarm_id = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR zone = ?3)
+           AND (?4 IS NULL OR priority = ?4) AND (?5 IS NULL OR ts_ms >= ?5) AND (?6 IS NULL OR ts_ms < ?6)
+         ORDER BY seq DESC LIMIT ?7",
+    )?;
+    stmt.query_map(
+        rusqlite::params![
+            q.alarm_id,
+            q.kind,
+            q.zone,
+            q.priority,
+            q.since_ms,
+            q.until_ms,
+            q.limit as i64
+        ],
+        |r| {
+            Ok(JournalEntry {
+                alarm_id: r.get(0)?,
+                kind: r.get(1)?,
+                source: r.get(2)?,
+                zone: r.get(3)?,
+                priority: r.get(4)?,
+                previous_state: r.get(5)?,
+                state: r.get(6)?,
+                active: r.get(7)?,
+                ts_ms: r.get(8)?,
+                value: r.get(9)?,
+                limit: r.get(10)?,
+                message: r.get(11)?,
+                by: r.get(12)?,
+                comment: r.get(13)?,
+            })
+        },
+    )?
+    .collect()
+}
+
 /// One journaled transition, as history shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct JournalEntry {
     pub alarm_id: String,
+    pub kind: String,
+    pub source: String,
+    pub zone: Option<String>,
+    pub priority: String,
+    pub previous_state: String,
     pub state: String,
+    pub active: bool,
     pub ts_ms: i64,
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
     pub message: String,
     /// Who acknowledged, shelved or took it out of service, and why.
     pub by: Option<String>,

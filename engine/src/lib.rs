@@ -19,6 +19,8 @@
 //! Notifications, the InfluxDB sink and the HTTP API arrive with their issues.
 
 pub mod alarm;
+pub mod api;
+pub mod command;
 pub mod config;
 pub mod detect;
 pub mod engine;
@@ -26,9 +28,11 @@ pub mod eval;
 pub mod hotloop;
 pub mod journal;
 pub mod leak;
+pub mod live;
 pub mod report;
 pub mod sensors;
 pub mod state;
+pub mod view;
 
 /// The documented default configuration (`config/default.toml`).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");

@@ -158,6 +158,12 @@ impl HandoffReceiver {
         }
     }
 
+    /// The channel itself, to wait on it together with others
+    /// (`crossbeam_channel::select!`).
+    pub fn channel(&self) -> &Receiver<Batch> {
+        &self.rx
+    }
+
     /// The next batch if one is queued.
     pub fn try_recv(&self) -> Option<Batch> {
         self.rx.try_recv().ok()

@@ -113,6 +113,7 @@ fn run(network: &Network, on_disk: bool, seconds: f64, rate: f64) -> Run {
         &mut engine,
         &mut journal,
         Clock::Recording,
+        None,
         &mut |events: &[AlarmEvent]| {
             let now = Instant::now();
             let mut a = announced_in.lock().unwrap();

@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and one module per command.
 
+mod demo;
 mod eval;
 mod network_check;
 mod network_import;
 mod replay;
+mod serve;
 mod sim_generate;
 mod sim_outage;
 mod sim_run;
@@ -67,6 +69,43 @@ enum Command {
     /// The engine configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the engine: broker connection, detectors, journal, HTTP API and
+    /// control-room page; SIGINT/SIGTERM stop it without losing what it
+    /// accepted.
+    Serve {
+        /// Engine configuration (TOML, config/default.toml documents it);
+        /// network.file and journal.path are required.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Everything on this machine: embedded broker, the demo city, the
+    /// simulator publishing live telemetry with a gas alarm and a leak a few
+    /// minutes in, the engine, and the control-room page.
+    Demo {
+        /// Where the page and API listen (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Simulated time runs this many times faster than real time.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+    },
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a random token; prints it once, and the entry for [[api.tokens]]
+    /// (which keeps only its SHA-256).
+    New {
+        /// Journaled with every change made with the token.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +354,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             jobs,
         } => eval::run(&set, network.as_deref(), config.as_deref(), json, jobs),
+        Command::Serve { config } => serve::run(&config),
+        Command::Demo { listen, speed } => demo::run(&listen, speed),
+        Command::Token(TokenCommand::New { name, role }) => {
+            use linepack_engine::api::{Role, auth};
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role {role}: use viewer, operator or admin").context(BadInput("arguments".into()))
+            })?;
+            let (token, entry) = auth::new_token(&name, role);
+            println!("token (shown once; give it to the user): {token}\n");
+            println!(
+                "[[api.tokens]]\nname = {:?}\nrole = {:?}\nsha256 = {:?}",
+                entry.name, entry.role, entry.sha256
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{}", linepack_engine::DEFAULT_CONFIG);
             Ok(ExitCode::SUCCESS)

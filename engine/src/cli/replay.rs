@@ -84,7 +84,15 @@ pub fn run(network_path: &Path, config_path: Option<&Path>, recording: &Path) ->
         }
     };
     Commit::default().run(&after_restore, &network, &engine, &mut journal, &mut print)?;
-    let stats = hotloop::run(&rx, &network, &mut engine, &mut journal, Clock::Recording, &mut print)?;
+    let stats = hotloop::run(
+        &rx,
+        &network,
+        &mut engine,
+        &mut journal,
+        Clock::Recording,
+        None,
+        &mut print,
+    )?;
     drop(rx);
     out.flush()?;
     if let Some(e) = write_error {

@@ -439,6 +439,11 @@ impl LeakDetector {
     }
 
     /// The last judged period of a zone's balance, by zone name.
+    /// The model's network state as of the last period judged.
+    pub fn network_state(&self) -> Option<&linepack_network::solver::SteadyState> {
+        self.model.state()
+    }
+
     pub fn last_balance(&self, zone: &str) -> Option<BalanceSample> {
         let z = self.zone_names.iter().position(|n| n == zone)?;
         self.zones[z].last

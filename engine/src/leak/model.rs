@@ -176,6 +176,12 @@ impl Model {
     }
 
     /// The base (file) demand of a consumer, kg/s.
+    /// The network as last stepped: pressures at every node, flows in
+    /// every pipe (for maps); `None` before the first period.
+    pub fn state(&self) -> Option<&SteadyState> {
+        self.state.as_ref()
+    }
+
     pub fn base_demand(&self, c: usize) -> f64 {
         self.base_demand[c]
     }

@@ -1,0 +1,172 @@
+//! The engine running live, as `linepack serve` and `linepack demo` run
+//! it: MQTT ingest (and the embedded broker), the engine restored from its
+//! journal, the hot loop on its own thread writing the [`View`], and the
+//! command channel the API uses. Stopping hands off what ingest has read,
+//! lets the hot loop journal all of it, and only then returns.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use linepack_ingest::metrics::IngestMetrics;
+use linepack_ingest::mqtt::MqttIngest;
+use linepack_network::Network;
+
+use crate::alarm::{AlarmEvent, Namer, Transition};
+use crate::api::{ApiState, Tokens};
+use crate::command::Command;
+use crate::config::EngineConfig;
+use crate::engine::Engine;
+use crate::hotloop::{self, Clock, Commit, LoopStats};
+use crate::journal::{Journal, JournalError};
+use crate::view::{View, ViewWriter};
+
+/// Why the live engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("engine configuration: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("ingest: {0}")]
+    Ingest(#[from] linepack_ingest::mqtt::StartError),
+    #[error("cannot start the hot loop thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running engine.
+pub struct Live {
+    pub network: Arc<Network>,
+    pub view: Arc<View>,
+    pub commands: Sender<Command>,
+    pub ingest_metrics: Arc<IngestMetrics>,
+    /// The embedded broker's address, when it runs.
+    pub broker: Option<SocketAddr>,
+    /// Alarms that came back from the journal.
+    pub restored: usize,
+    /// What the API needs, made before the engine moved to its thread.
+    pub api: ApiState,
+    ingest: MqttIngest,
+    hotloop: JoinHandle<Result<LoopStats, JournalError>>,
+}
+
+impl Live {
+    /// Starts ingest and the hot loop; the journal at `journal` is opened
+    /// (created) and the engine restored from it.
+    ///
+    /// # Errors
+    /// [`StartError`]: nothing keeps running then.
+    pub fn start(
+        runtime: &tokio::runtime::Handle,
+        network: Arc<Network>,
+        config: &EngineConfig,
+        journal_path: &Path,
+        clock: Clock,
+        tokens: Tokens,
+    ) -> Result<Live, StartError> {
+        let mut engine = Engine::new(&network, config, 1)?;
+        let mut journal = Journal::open(Some(journal_path))?;
+        let mut after_restore = Vec::new();
+        let restored = journal.restore(&mut engine, &network, &mut after_restore)?;
+        let view = View::new(&network);
+        view.seed_alarms(standing_events(&network, &engine));
+
+        let (ingest, rx) = MqttIngest::start(runtime, &config.mqtt, &config.units, &network)?;
+        let ingest_metrics = ingest.metrics.clone();
+        let broker = ingest.broker.as_ref().map(|b| b.addr);
+        let (commands, command_rx) = crossbeam_channel::unbounded();
+        let api = ApiState::new(
+            &network,
+            &engine,
+            view.clone(),
+            commands.clone(),
+            tokens,
+            ingest_metrics.clone(),
+            journal_path.to_path_buf(),
+        );
+
+        let mut writer = ViewWriter::new(view.clone(), network.clone());
+        let loop_network = network.clone();
+        let loop_view = view.clone();
+        view.set_running(true);
+        let hotloop = std::thread::Builder::new()
+            .name("hotloop".into())
+            .spawn(move || {
+                let result = Commit::default()
+                    .run(&after_restore, &loop_network, &engine, &mut journal, &mut writer)
+                    .and_then(|()| {
+                        hotloop::run(
+                            &rx,
+                            &loop_network,
+                            &mut engine,
+                            &mut journal,
+                            clock,
+                            Some(&command_rx),
+                            &mut writer,
+                        )
+                    });
+                loop_view.set_running(false);
+                if let Err(e) = &result {
+                    tracing::error!("the hot loop stopped: {e}");
+                }
+                result
+            })
+            .map_err(StartError::Thread)?;
+        Ok(Live {
+            network,
+            view,
+            commands,
+            ingest_metrics,
+            broker,
+            restored,
+            api,
+            ingest,
+            hotloop,
+        })
+    }
+
+    /// Stops ingest (what it read is handed off and acknowledged), lets
+    /// the hot loop journal and announce all of it, and waits for it.
+    ///
+    /// # Errors
+    /// The hot loop's [`JournalError`], if it stopped on one.
+    pub async fn stop(self) -> Result<LoopStats, JournalError> {
+        self.ingest.stop().await;
+        let hotloop = self.hotloop;
+        tokio::task::spawn_blocking(move || hotloop.join())
+            .await
+            .expect("joining does not panic")
+            .unwrap_or_else(|_| panic!("the hot loop thread panicked"))
+    }
+
+    /// Where the journal is.
+    pub fn journal_path(&self) -> PathBuf {
+        self.api.journal.clone()
+    }
+}
+
+/// The standing alarms as events (state as they stand, no change), for a
+/// view started after a restore.
+fn standing_events(network: &Network, engine: &Engine) -> Vec<AlarmEvent> {
+    let namer = Namer { network, engine };
+    engine
+        .standing()
+        .into_iter()
+        .map(|a| {
+            namer.event(&Transition {
+                key: a.key,
+                from: a.state(),
+                to: a.state(),
+                priority: a.priority,
+                ts_ms: a.last_ms,
+                value: a.value,
+                limit: a.limit,
+                active: a.active,
+                actor: None,
+                shelved_until_ms: a.shelved_until_ms,
+            })
+        })
+        .collect()
+}
