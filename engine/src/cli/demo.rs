@@ -47,7 +47,7 @@ pub fn run(listen: &str, speed: f64) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("linepack-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut config = EngineConfig::from_toml(ENGINE).context("config/demo/engine.toml")?;
-    let (token, entry) = auth::new_token("demo", Role::Admin);
+    let (token, entry) = auth::new_token("operator", Role::Operator);
     config.api.tokens = vec![entry];
     let tokens = Tokens::new(&config.api.tokens)?;
     let journal = dir.join("journal.sqlite");
@@ -69,7 +69,7 @@ pub fn run(listen: &str, speed: f64) -> anyhow::Result<ExitCode> {
         let broker = live.broker.expect("the demo runs the embedded broker");
         println!("linepack demo: network '{}' ({} nodes), simulated time x{speed}", network.name, network.nodes.len());
         println!("  control room: http://{addr}/#token={token}");
-        println!("  API token (admin): {token}");
+        println!("  API token (operator): {token}");
         println!("  broker: mqtt://{broker} (topics gas/...), journal {}", journal.display());
         println!(
             "  scheduled: gas alarm at user C10 after 2 h 20 min, leak in zone Z0 after 2 h 40 min of simulated time (about {:.0} and {:.0} s from now)",

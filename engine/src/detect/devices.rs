@@ -53,6 +53,8 @@ impl Recent {
 #[derive(Clone, Copy, Debug, Default)]
 struct DeviceState {
     gas: [Debounce; 2],
+    /// The last gas reading, %LEL: the value a confirmation reports.
+    last_pct: f64,
     escalated: [bool; 2],
     fault: bool,
     battery_low: bool,
@@ -211,6 +213,7 @@ impl DeviceDetector {
     fn gas(&mut self, i: usize, r: &Reading, out: &mut Vec<Condition>) {
         let c = &self.config;
         let confirm = (c.confirm_s * 1000.0) as i64;
+        self.state[i].last_pct = r.value;
         for (level, limit) in [c.lel_warning_pct, c.lel_alarm_pct].into_iter().enumerate() {
             let d = &mut self.state[i].gas[level];
             let raw = r.value >= limit || (d.active && r.value > limit - c.hysteresis_pct);
@@ -262,7 +265,14 @@ impl DeviceDetector {
             for (level, d) in s.gas.iter_mut().enumerate() {
                 if let Some((active, at)) = d.tick(now_ms, confirm, 0) {
                     s.escalated[level] = false;
-                    out.push(cond(GAS_KINDS[level], i as usize, active, at, f64::NAN, limits[level]));
+                    out.push(cond(
+                        GAS_KINDS[level],
+                        i as usize,
+                        active,
+                        at,
+                        s.last_pct,
+                        limits[level],
+                    ));
                     confirmed.push((i as usize, at));
                 }
             }
