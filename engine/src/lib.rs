@@ -12,11 +12,14 @@
 //!   residuals, localization);
 //! - [`eval`]: scoring leak detection on simulated scenario sets;
 //! - [`journal`]: the SQLite alarm journal and restore;
-//! - [`hotloop`]: hand-off → engine → journal → announcement;
+//! - [`hotloop`]: hand-off → engine → journal → announcement, operator
+//!   commands between steps ([`command`]);
+//! - [`live`]: the engine running live (ingest, restore, hot loop thread),
+//!   [`view`]: what the control room reads, [`api`]: the HTTP API and page;
 //! - [`report`]: reports of steady-state solves;
 //! - the `linepack` binary (`src/main.rs`, commands in `src/cli/`).
 //!
-//! Notifications, the InfluxDB sink and the HTTP API arrive with their issues.
+//! Notifications and the InfluxDB sink arrive with their issues.
 
 pub mod alarm;
 pub mod api;

@@ -50,7 +50,7 @@ pub struct Namer<'a> {
 }
 
 impl Namer<'_> {
-    /// "sensor id", "consumer id", "site:<name>", "system".
+    /// "sensor id", "consumer id", `site:<name>`, "system".
     pub fn source(&self, source: Source) -> String {
         match source {
             Source::Sensor(s) => self.network.sensors[s as usize].id.clone(),
