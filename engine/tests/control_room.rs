@@ -441,3 +441,100 @@ fn the_demo_shows_live_data_within_10_seconds() {
     assert_eq!(who["role"], "operator");
     eprintln!("first live data {:.1} s after start", took.as_secs_f64());
 }
+
+/// One HTTPS request through `openssl s_client`, verifying the server
+/// against `ca`; the raw response.
+fn https_get(port: u16, path: &str, token: Option<&str>, ca: &std::path::Path) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+            "-connect",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is installed (.ci/run installs it)");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+    child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn serve_speaks_https_when_given_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (.ci/run installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (api_port, broker) = (free_port(), free_port());
+    let config = serve_config(dir.path(), api_port, broker);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        "[api]\n",
+        "[api]\ntls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_linepack"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut health = String::new();
+    let up = wait_for(Duration::from_secs(30), || {
+        health = https_get(api_port, "/healthz", None, &cert);
+        health.contains("200 OK")
+    });
+    let who = https_get(api_port, "/api/whoami", Some(VIEWER), &cert);
+    let plain = agent(Some(Duration::from_secs(5)))
+        .get(format!("http://127.0.0.1:{api_port}/healthz"))
+        .call();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "no HTTPS answer: {health}");
+    assert!(who.contains("200 OK") && who.contains("\"vera\""), "{who}");
+    assert!(
+        plain.is_err() || plain.unwrap().status() != 200,
+        "plain HTTP must not be served on the TLS port"
+    );
+
+    // Only one of the two files: refused by name.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace("tls_key_file = \"key.pem\"\n", "");
+    std::fs::write(&config, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_linepack"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set both or neither"));
+}

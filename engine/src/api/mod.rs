@@ -9,6 +9,7 @@ mod events;
 mod handlers;
 mod metrics;
 mod network;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,16 +70,21 @@ impl ApiState {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves; then event
-/// streams end and requests in flight finish.
+/// Serves the API on `listener` (plain TCP or [`tls::TlsListener`]) until
+/// `shutdown` resolves; then event streams end and requests in flight
+/// finish.
 ///
 /// # Errors
 /// When the listener fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     state: ApiState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let closing = state.closing.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {

@@ -26,7 +26,7 @@ use linepack_sim::scenario::{Scenario, ScenarioFile};
 use linepack_sim::simulation::Simulation;
 
 use super::BadInput;
-use super::serve::{run_until_stopped, runtime, stop_signal};
+use super::serve::{Listener, run_until_stopped, runtime, stop_signal};
 
 const NETWORK: &str = include_str!("../../../config/networks/demo-city.json");
 const SCENARIO: &str = include_str!("../../../config/demo/scenario.toml");
@@ -94,7 +94,7 @@ pub fn run(listen: &str, speed: f64) -> anyhow::Result<ExitCode> {
             }
         })?;
         tokio::spawn(report(live.view.clone()));
-        run_until_stopped(live, listener, stop_signal()).await
+        run_until_stopped(live, Listener::Plain(listener), stop_signal()).await
     });
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -1,6 +1,7 @@
 //! `linepack serve --config FILE`: the production engine: broker
 //! connection (or the embedded broker), the network file, detectors, the
-//! journal, the HTTP API and control-room page. SIGINT or SIGTERM stops it
+//! journal, the HTTP API and control-room page (HTTPS when
+//! `api.tls_cert_file` and `api.tls_key_file` are set). SIGINT or SIGTERM stops it
 //! gracefully: ingest stops and hands off what it read, the hot loop
 //! journals and announces all of it, then the API closes.
 
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use linepack_engine::api::tls::TlsListener;
 use linepack_engine::api::{self, Tokens};
 use linepack_engine::hotloop::Clock;
 use linepack_engine::live::Live;
@@ -36,17 +38,26 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     if config.api.tokens.is_empty() {
         eprintln!("warning: no api.tokens configured; every API call will be refused (401)");
     }
-    if config.api.tls_cert_file.is_some() || config.api.tls_key_file.is_some() {
-        return Err(anyhow::anyhow!(
-            "api.tls_cert_file/tls_key_file: HTTPS is not built yet; terminate TLS in a reverse proxy"
-        )
-        .context(bad("api")));
-    }
+    let tls = match (&config.api.tls_cert_file, &config.api.tls_key_file) {
+        (Some(cert), Some(key)) => Some((base.join(cert), base.join(key))),
+        (None, None) => None,
+        _ => {
+            return Err(
+                anyhow::anyhow!("api.tls_cert_file and api.tls_key_file go together: set both or neither")
+                    .context(bad("api")),
+            );
+        }
+    };
     let runtime = runtime()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&config.api.listen)
             .await
             .with_context(|| bad(&format!("api.listen = \"{}\": cannot listen", config.api.listen)))?;
+        let addr = listener.local_addr()?;
+        let listener = match &tls {
+            Some((cert, key)) => Listener::Tls(TlsListener::new(listener, cert, key).context(bad("api TLS"))?),
+            None => Listener::Plain(listener),
+        };
         let live = Live::start(
             &tokio::runtime::Handle::current(),
             network.clone(),
@@ -55,9 +66,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             Clock::Wall,
             tokens,
         )?;
-        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         println!(
-            "linepack serve: network '{}' ({}), journal {} ({} alarms restored), broker {}, control room http://{addr}/",
+            "linepack serve: network '{}' ({}), journal {} ({} alarms restored), broker {}, control room {scheme}://{addr}/",
             network.name,
             network_path.display(),
             journal_path.display(),
@@ -67,6 +78,12 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         );
         run_until_stopped(live, listener, stop_signal()).await
     })
+}
+
+/// Where the API listens.
+pub(super) enum Listener {
+    Plain(tokio::net::TcpListener),
+    Tls(TlsListener),
 }
 
 /// A runtime for ingest and the API: two workers (the hot loop has its own
@@ -93,13 +110,18 @@ pub(super) async fn stop_signal() {
 /// into the journal, and closes the API last, so nothing accepted is lost.
 pub(super) async fn run_until_stopped(
     live: Live,
-    listener: tokio::net::TcpListener,
+    listener: Listener,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<ExitCode> {
     let (close_api, api_closed) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(listener, live.api.clone(), async move {
+    let closed = async move {
         let _ = api_closed.await;
-    }));
+    };
+    let state = live.api.clone();
+    let server = match listener {
+        Listener::Plain(l) => tokio::spawn(api::serve(l, state, closed)),
+        Listener::Tls(l) => tokio::spawn(api::serve(l, state, closed)),
+    };
     tokio::select! {
         () = stop => {}
         r = wait_for_failure(&live) => return r,
