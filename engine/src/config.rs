@@ -25,6 +25,7 @@ pub struct EngineConfig {
     pub mqtt: MqttConfig,
     pub units: UnitsConfig,
     pub api: ApiConfig,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// The network `linepack serve` watches.

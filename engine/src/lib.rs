@@ -19,7 +19,10 @@
 //! - [`report`]: reports of steady-state solves;
 //! - the `linepack` binary (`src/main.rs`, commands in `src/cli/`).
 //!
-//! Notifications and the InfluxDB sink arrive with their issues.
+//! - [`notify`]: alarm notifications (routes, grouping, receivers, the
+//!   durable outbox).
+//!
+//! The InfluxDB sink arrives with its issue.
 
 pub mod alarm;
 pub mod api;
@@ -32,6 +35,7 @@ pub mod hotloop;
 pub mod journal;
 pub mod leak;
 pub mod live;
+pub mod notify;
 pub mod report;
 pub mod sensors;
 pub mod state;

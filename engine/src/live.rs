@@ -1,8 +1,9 @@
 //! The engine running live, as `linepack serve` and `linepack demo` run
 //! it: MQTT ingest (and the embedded broker), the engine restored from its
-//! journal, the hot loop on its own thread writing the [`View`], and the
-//! command channel the API uses. Stopping hands off what ingest has read,
-//! lets the hot loop journal all of it, and only then returns.
+//! journal, the hot loop on its own thread announcing to the [`View`], the
+//! notifier and the MQTT alarm topic, and the command channel the API uses. Stopping hands off what ingest has read,
+//! lets the hot loop journal all of it, flushes notifications into their
+//! outbox, and only then returns.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 use linepack_ingest::metrics::IngestMetrics;
 use linepack_ingest::mqtt::MqttIngest;
+use linepack_ingest::mqtt::publisher::Publisher;
 use linepack_network::Network;
 
 use crate::alarm::{AlarmEvent, Namer, Transition};
@@ -19,8 +21,9 @@ use crate::api::{ApiState, Tokens};
 use crate::command::Command;
 use crate::config::EngineConfig;
 use crate::engine::Engine;
-use crate::hotloop::{self, Clock, Commit, LoopStats};
+use crate::hotloop::{self, Clock, Commit, LoopStats, Observer, Step};
 use crate::journal::{Journal, JournalError};
+use crate::notify::{Notifier, NotifyError};
 use crate::view::{View, ViewWriter};
 
 /// Why the live engine could not start.
@@ -34,6 +37,10 @@ pub enum StartError {
     Ingest(#[from] linepack_ingest::mqtt::StartError),
     #[error("cannot start the hot loop thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("notify.outbox: required when notify.receivers are configured")]
+    NoOutbox,
 }
 
 /// A running engine.
@@ -49,7 +56,35 @@ pub struct Live {
     /// What the API needs, made before the engine moved to its thread.
     pub api: ApiState,
     ingest: MqttIngest,
+    notifier: Option<Notifier>,
     hotloop: JoinHandle<Result<LoopStats, JournalError>>,
+}
+
+/// What the hot loop tells: the view, and the notifier when there is one.
+struct LiveObserver {
+    view: ViewWriter,
+    notify: Option<crossbeam_channel::Sender<AlarmEvent>>,
+    mqtt: Publisher,
+}
+
+impl Observer for LiveObserver {
+    fn announce(&mut self, events: &[AlarmEvent]) {
+        self.view.announce(events);
+        for e in events {
+            self.mqtt
+                .alarm(&e.alarm_id, serde_json::to_vec(e).expect("events serialize"));
+        }
+        if let Some(n) = &self.notify {
+            for e in events {
+                // Unbounded: the hot loop never waits for notifications.
+                let _ = n.send(e.clone());
+            }
+        }
+    }
+
+    fn stepped(&mut self, engine: &Engine, step: &Step) {
+        self.view.stepped(engine, step);
+    }
 }
 
 impl Live {
@@ -73,6 +108,12 @@ impl Live {
         let view = View::new(&network);
         view.seed_alarms(standing_events(&network, &engine));
 
+        let notifier = if config.notify.receivers.is_empty() {
+            None
+        } else {
+            let outbox = config.notify.outbox.as_deref().ok_or(StartError::NoOutbox)?;
+            Some(Notifier::start(&config.notify, outbox)?)
+        };
         let (ingest, rx) = MqttIngest::start(runtime, &config.mqtt, &config.units, &network)?;
         let ingest_metrics = ingest.metrics.clone();
         let broker = ingest.broker.as_ref().map(|b| b.addr);
@@ -87,7 +128,13 @@ impl Live {
             journal_path.to_path_buf(),
         );
 
-        let mut writer = ViewWriter::new(view.clone(), network.clone());
+        let mut api = api;
+        api.notify = notifier.as_ref().map(|n| n.metrics.clone());
+        let mut writer = LiveObserver {
+            view: ViewWriter::new(view.clone(), network.clone()),
+            notify: notifier.as_ref().map(Notifier::handle),
+            mqtt: ingest.publisher(runtime),
+        };
         let loop_network = network.clone();
         let loop_view = view.clone();
         view.set_running(true);
@@ -123,6 +170,7 @@ impl Live {
             restored,
             api,
             ingest,
+            notifier,
             hotloop,
         })
     }
@@ -135,10 +183,19 @@ impl Live {
     pub async fn stop(self) -> Result<LoopStats, JournalError> {
         self.ingest.stop().await;
         let hotloop = self.hotloop;
-        tokio::task::spawn_blocking(move || hotloop.join())
-            .await
-            .expect("joining does not panic")
-            .unwrap_or_else(|_| panic!("the hot loop thread panicked"))
+        let notifier = self.notifier;
+        tokio::task::spawn_blocking(move || {
+            let stats = hotloop.join();
+            // After the hot loop: its last events are in the notifier's
+            // channel, and go to the outbox before this returns.
+            if let Some(n) = notifier {
+                n.stop();
+            }
+            stats
+        })
+        .await
+        .expect("joining does not panic")
+        .unwrap_or_else(|_| panic!("the hot loop thread panicked"))
     }
 
     /// Where the journal is.

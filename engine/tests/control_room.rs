@@ -100,6 +100,9 @@ fn the_api_answers_every_endpoint_with_roles_and_clear_errors_and_alarms_survive
     ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from openapi.json");
     }
+    let ev = get(&base, "/api/events", None);
+    assert_eq!(ev.status, 401);
+    assert_eq!(get(&base, "/api/events", Some("nope")).status, 401);
     let who = get(&base, "/api/whoami", Some(VIEWER)).json();
     assert_eq!(
         (who["name"].as_str(), who["role"].as_str()),
@@ -171,6 +174,12 @@ fn the_api_answers_every_endpoint_with_roles_and_clear_errors_and_alarms_survive
     );
     let seen = events.join().unwrap();
     assert!(seen.contains(&"alarm".to_string()), "{seen:?}");
+    // The same transition on the contract's MQTT topic, retained.
+    let out: Value = serde_json::from_str(&subscribe_one(broker, "gas/alarms/low:PT-N17")).unwrap();
+    assert_eq!(
+        (out["alarm_id"].as_str(), out["state"].as_str()),
+        (Some("low:PT-N17"), Some("unacknowledged"))
+    );
 
     // Live values, trend, one alarm, filters.
     let live = get(&base, "/api/live", Some(VIEWER)).json();

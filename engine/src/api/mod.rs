@@ -44,6 +44,8 @@ pub struct ApiState {
     pub tokens: Arc<Tokens>,
     pub ingest: Arc<IngestMetrics>,
     pub journal: PathBuf,
+    /// Notification counters, when notifications are configured.
+    pub notify: Option<Arc<crate::notify::NotifyMetrics>>,
     /// Set when the server shuts down: event streams end.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -65,6 +67,7 @@ impl ApiState {
             tokens: Arc::new(tokens),
             ingest,
             journal,
+            notify: None,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }

@@ -33,6 +33,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     })?;
     let network_path = base.join(network_file);
     let journal_path = base.join(journal_file);
+    let mut config = config;
+    config.notify.outbox = config.notify.outbox.as_ref().map(|o| base.join(o));
     let network = Arc::new(file::load(&network_path)?);
     let tokens = Tokens::new(&config.api.tokens).context(bad("api.tokens"))?;
     if config.api.tokens.is_empty() {

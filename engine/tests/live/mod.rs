@@ -252,3 +252,30 @@ impl Drop for Demo {
         let _ = self.child.wait();
     }
 }
+
+/// The first message on `topic` (retained ones count), within 10 s.
+pub fn subscribe_one(broker_port: u16, topic: &str) -> String {
+    let sub = mosquitto_pub().with_file_name("mosquitto_sub");
+    let out = Command::new(sub)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker_port.to_string(),
+            "-q",
+            "1",
+            "-C",
+            "1",
+            "-W",
+            "10",
+        ])
+        .args(["-t", topic])
+        .output()
+        .expect("mosquitto_sub runs");
+    assert!(
+        out.status.success(),
+        "no message on {topic}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

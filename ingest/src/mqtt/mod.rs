@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod client;
 pub mod config;
+pub mod publisher;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub enum StartError {
 pub struct MqttIngest {
     pub metrics: Arc<IngestMetrics>,
     pub broker: Option<EmbeddedBroker>,
+    settings: MqttSettings,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -66,7 +68,7 @@ impl MqttIngest {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let broker_addr = broker.as_ref().map(|b| b.addr);
         let task = runtime.spawn(client::run(
-            settings,
+            settings.clone(),
             broker_addr,
             decoder,
             tx,
@@ -77,11 +79,17 @@ impl MqttIngest {
             MqttIngest {
                 metrics,
                 broker,
+                settings,
                 shutdown,
                 task,
             },
             rx,
         ))
+    }
+
+    /// A publisher to the same broker (alarm transitions out).
+    pub fn publisher(&self, runtime: &tokio::runtime::Handle) -> publisher::Publisher {
+        publisher::Publisher::start(runtime, &self.settings, self.broker.as_ref().map(|b| b.addr))
     }
 
     /// Hands off what was decoded, acknowledges it, disconnects, and waits
