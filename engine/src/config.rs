@@ -26,6 +26,7 @@ pub struct EngineConfig {
     pub units: UnitsConfig,
     pub api: ApiConfig,
     pub notify: crate::notify::NotifyConfig,
+    pub archive: crate::archive::ArchiveConfig,
 }
 
 /// The network `linepack serve` watches.

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use linepack_ingest::handoff::HandoffReceiver;
+use linepack_ingest::telemetry::Batch;
 use linepack_network::Network;
 
 use crossbeam_channel::Receiver;
@@ -45,6 +46,9 @@ pub trait Observer {
 
     /// After every step (also one without readings).
     fn stepped(&mut self, _engine: &Engine, _step: &Step) {}
+
+    /// Each batch, once the engine has it (the archive keeps it).
+    fn processed(&mut self, _batch: Batch) {}
 }
 
 /// What one step did.
@@ -126,6 +130,7 @@ pub fn run(
             stats.readings += batch.readings.len() as u64;
             engine.process(&batch, &mut transitions);
             sensors_read.extend(batch.readings.iter().map(|r| r.sensor.index() as u32));
+            observer.processed(batch);
             drained += 1;
             next = if drained < MAX_BATCHES_PER_STEP {
                 rx.try_recv()

@@ -21,11 +21,12 @@
 //!
 //! - [`notify`]: alarm notifications (routes, grouping, receivers, the
 //!   durable outbox).
-//!
-//! The InfluxDB sink arrives with its issue.
+//! - [`archive`]: the telemetry archive (InfluxDB line protocol, memory and
+//!   disk buffering).
 
 pub mod alarm;
 pub mod api;
+pub mod archive;
 pub mod command;
 pub mod config;
 pub mod detect;

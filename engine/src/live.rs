@@ -14,10 +14,12 @@ use crossbeam_channel::Sender;
 use linepack_ingest::metrics::IngestMetrics;
 use linepack_ingest::mqtt::MqttIngest;
 use linepack_ingest::mqtt::publisher::Publisher;
+use linepack_ingest::telemetry::Batch;
 use linepack_network::Network;
 
 use crate::alarm::{AlarmEvent, Namer, Transition};
 use crate::api::{ApiState, Tokens};
+use crate::archive::{Archive, ArchiveSender, Item, line};
 use crate::command::Command;
 use crate::config::EngineConfig;
 use crate::engine::Engine;
@@ -41,6 +43,8 @@ pub enum StartError {
     Notify(#[from] NotifyError),
     #[error("notify.outbox: required when notify.receivers are configured")]
     NoOutbox,
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 /// A running engine.
@@ -57,6 +61,7 @@ pub struct Live {
     pub api: ApiState,
     ingest: MqttIngest,
     notifier: Option<Notifier>,
+    archive: Option<Archive>,
     hotloop: JoinHandle<Result<LoopStats, JournalError>>,
 }
 
@@ -65,6 +70,7 @@ struct LiveObserver {
     view: ViewWriter,
     notify: Option<crossbeam_channel::Sender<AlarmEvent>>,
     mqtt: Publisher,
+    archive: Option<ArchiveSender>,
 }
 
 impl Observer for LiveObserver {
@@ -79,6 +85,15 @@ impl Observer for LiveObserver {
                 // Unbounded: the hot loop never waits for notifications.
                 let _ = n.send(e.clone());
             }
+        }
+        if let Some(a) = &self.archive {
+            a.send(Item::Alarms(events.to_vec()));
+        }
+    }
+
+    fn processed(&mut self, batch: Batch) {
+        if let Some(a) = &self.archive {
+            a.send(Item::Readings(batch));
         }
     }
 
@@ -114,6 +129,10 @@ impl Live {
             let outbox = config.notify.outbox.as_deref().ok_or(StartError::NoOutbox)?;
             Some(Notifier::start(&config.notify, outbox)?)
         };
+        let archive = match &config.archive.url {
+            None => None,
+            Some(_) => Some(Archive::start(&config.archive, sensor_tags(&network, &engine))?),
+        };
         let (ingest, rx) = MqttIngest::start(runtime, &config.mqtt, &config.units, &network)?;
         let ingest_metrics = ingest.metrics.clone();
         let broker = ingest.broker.as_ref().map(|b| b.addr);
@@ -130,10 +149,12 @@ impl Live {
 
         let mut api = api;
         api.notify = notifier.as_ref().map(|n| n.metrics.clone());
+        api.archive = archive.as_ref().map(|a| a.metrics.clone());
         let mut writer = LiveObserver {
             view: ViewWriter::new(view.clone(), network.clone()),
             notify: notifier.as_ref().map(Notifier::handle),
             mqtt: ingest.publisher(runtime),
+            archive: archive.as_ref().map(Archive::sender),
         };
         let loop_network = network.clone();
         let loop_view = view.clone();
@@ -171,6 +192,7 @@ impl Live {
             api,
             ingest,
             notifier,
+            archive,
             hotloop,
         })
     }
@@ -184,8 +206,12 @@ impl Live {
         self.ingest.stop().await;
         let hotloop = self.hotloop;
         let notifier = self.notifier;
+        let archive = self.archive;
         tokio::task::spawn_blocking(move || {
             let stats = hotloop.join();
+            if let Some(a) = archive {
+                a.stop();
+            }
             // After the hot loop: its last events are in the notifier's
             // channel, and go to the outbox before this returns.
             if let Some(n) = notifier {
@@ -224,6 +250,27 @@ fn standing_events(network: &Network, engine: &Engine) -> Vec<AlarmEvent> {
                 actor: None,
                 shelved_until_ms: a.shelved_until_ms,
             })
+        })
+        .collect()
+}
+
+/// Each sensor's archive tags: id, kind, site (the station, regulator or
+/// user it is at), zone.
+fn sensor_tags(network: &Network, engine: &Engine) -> Vec<String> {
+    use linepack_network::ids::ElementRef;
+    network
+        .sensors
+        .iter()
+        .zip(&engine.table.info)
+        .map(|(s, info)| {
+            let site = match s.at {
+                ElementRef::Supply(i) => Some(network.supplies[i.index()].id.as_str()),
+                ElementRef::Regulator(i) => Some(network.regulators[i.index()].id.as_str()),
+                ElementRef::Consumer(i) => Some(network.consumers[i.index()].id.as_str()),
+                _ => None,
+            };
+            let zone = info.zone.map(|z| engine.table.zone_names[z as usize].as_str());
+            line::sensor_tags(&s.id, crate::api::kind_and_unit(s.kind).0, site, zone)
         })
         .collect()
 }

@@ -181,6 +181,40 @@ pub async fn metrics(caller: Caller, State(s): State<ApiState>) -> Result<impl I
             ),
         ]);
     }
+    if let Some(a) = &s.archive {
+        metrics.extend([
+            one(
+                "linepack_archive_written_points_total",
+                "counter",
+                "Points the database took.",
+                get(&a.written),
+            ),
+            one(
+                "linepack_archive_retried_points_total",
+                "counter",
+                "Points in writes that failed and are retried.",
+                get(&a.retried),
+            ),
+            one(
+                "linepack_archive_spilled_points_total",
+                "counter",
+                "Points written to the spill directory.",
+                get(&a.spilled),
+            ),
+            one(
+                "linepack_archive_dropped_points_total",
+                "counter",
+                "Points lost (hand-off full, spill failed, refused).",
+                get(&a.dropped),
+            ),
+            one(
+                "linepack_archive_buffered_points",
+                "gauge",
+                "Points waiting in memory or on disk.",
+                get(&a.buffered),
+            ),
+        ]);
+    }
     metrics.push(one(
         "linepack_api_event_subscribers",
         "gauge",

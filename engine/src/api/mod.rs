@@ -27,7 +27,7 @@ use crate::command::Command;
 use crate::engine::Engine;
 use crate::view::View;
 pub use auth::{Caller, Role, Tokens};
-pub use network::Catalog;
+pub use network::{Catalog, kind_and_unit};
 
 /// The control-room page: one file, no build step.
 const PAGE: &str = include_str!("page.html");
@@ -46,6 +46,8 @@ pub struct ApiState {
     pub journal: PathBuf,
     /// Notification counters, when notifications are configured.
     pub notify: Option<Arc<crate::notify::NotifyMetrics>>,
+    /// Archive counters, when the archive is configured.
+    pub archive: Option<Arc<crate::archive::ArchiveMetrics>>,
     /// Set when the server shuts down: event streams end.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -68,6 +70,7 @@ impl ApiState {
             ingest,
             journal,
             notify: None,
+            archive: None,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }

@@ -35,6 +35,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let journal_path = base.join(journal_file);
     let mut config = config;
     config.notify.outbox = config.notify.outbox.as_ref().map(|o| base.join(o));
+    config.archive.spill_dir = config.archive.spill_dir.as_ref().map(|d| base.join(d));
     let network = Arc::new(file::load(&network_path)?);
     let tokens = Tokens::new(&config.api.tokens).context(bad("api.tokens"))?;
     if config.api.tokens.is_empty() {
