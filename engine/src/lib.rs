@@ -33,6 +33,7 @@ pub mod detect;
 pub mod engine;
 pub mod eval;
 pub mod hotloop;
+pub mod http;
 pub mod journal;
 pub mod leak;
 pub mod live;

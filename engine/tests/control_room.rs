@@ -523,6 +523,17 @@ fn serve_speaks_https_when_given_a_certificate() {
         health.contains("200 OK")
     });
     let who = https_get(api_port, "/api/whoami", Some(VIEWER), &cert);
+    // The engine's own HTTPS client (notifications, archive) speaks TLS with
+    // its one crypto provider: it refuses this self-signed certificate
+    // rather than failing to choose a provider.
+    let ours = linepack_engine::http::agent(Duration::from_secs(5))
+        .get(format!("https://127.0.0.1:{api_port}/healthz"))
+        .call();
+    let ours = format!("{:?}", ours.map(|r| r.status()));
+    assert!(
+        ours.contains("InvalidCertificate") || ours.contains("UnknownIssuer"),
+        "{ours}"
+    );
     let plain = agent(Some(Duration::from_secs(5)))
         .get(format!("http://127.0.0.1:{api_port}/healthz"))
         .call();

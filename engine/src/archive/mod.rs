@@ -250,11 +250,7 @@ impl Writer {
     ) -> Writer {
         let enc = |s: &str| s.replace('&', "%26").replace(' ', "%20");
         Writer {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(15)))
-                .build()
-                .into(),
+            agent: crate::http::agent(Duration::from_secs(15)),
             write_url: format!(
                 "{}/api/v2/write?org={}&bucket={}&precision=ms",
                 url.trim_end_matches('/'),

@@ -240,11 +240,7 @@ impl Sender {
         retry_max: Duration,
         metrics: Arc<NotifyMetrics>,
     ) -> Result<Sender, OutboxError> {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent = crate::http::agent(Duration::from_secs(10));
         Ok(Sender {
             conn: open(path)?,
             agent,
