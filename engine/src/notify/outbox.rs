@@ -347,3 +347,21 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Bucket;
+
+    #[test]
+    fn the_rate_limit_allows_a_burst_then_one_per_interval() {
+        // 60 a minute: bursts of 6, then one a second.
+        let mut b = Bucket::new(60.0);
+        for _ in 0..6 {
+            assert!(b.take(1_000).is_ok());
+        }
+        assert_eq!(b.take(1_000), Err(1_000));
+        assert_eq!(b.take(1_500), Err(500));
+        assert!(b.take(2_000).is_ok());
+        assert!(b.take(2_000).is_err());
+    }
+}
