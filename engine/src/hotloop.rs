@@ -93,33 +93,28 @@ pub fn run(
     let never = crossbeam_channel::never();
     let commands = commands.unwrap_or(&never);
     loop {
-        let first = match clock {
-            Clock::Recording => crossbeam_channel::select! {
-                recv(rx.channel()) -> b => match b {
-                    Ok(b) => Some(b),
-                    Err(_) => break,
-                },
-                recv(commands) -> c => {
-                    if let Ok(c) = c {
-                        command::carry_out(c, network, engine, journal, &mut commit, clock, observer)?;
-                    }
-                    continue;
-                }
-            },
-            Clock::Wall => crossbeam_channel::select! {
-                recv(rx.channel()) -> b => match b {
-                    Ok(b) => Some(b),
-                    Err(_) => break,
-                },
-                recv(commands) -> c => {
-                    if let Ok(c) = c {
-                        command::carry_out(c, network, engine, journal, &mut commit, clock, observer)?;
-                    }
-                    None
-                }
-                default(Duration::from_millis(500)) => None,
-            },
+        // Live, time moves without readings: tick at least twice a second.
+        // On the recording's clock only readings move it.
+        let idle = match clock {
+            Clock::Recording => Duration::from_secs(3600),
+            Clock::Wall => Duration::from_millis(500),
         };
+        let first = crossbeam_channel::select! {
+            recv(rx.channel()) -> b => match b {
+                Ok(b) => Some(b),
+                Err(_) => break,
+            },
+            recv(commands) -> c => {
+                if let Ok(c) = c {
+                    command::carry_out(c, network, engine, journal, &mut commit, clock, observer)?;
+                }
+                None
+            }
+            default(idle) => None,
+        };
+        if first.is_none() && clock == Clock::Recording {
+            continue;
+        }
         let started = Instant::now();
         transitions.clear();
         sensors_read.clear();

@@ -47,21 +47,7 @@ fn event(id: &str, priority: &str, state: &str, active: bool) -> AlarmEvent {
 }
 
 fn receiver(kind: &str, url: &str) -> ReceiverConfig {
-    ReceiverConfig {
-        kind: kind.into(),
-        url: Some(url.into()),
-        secret: None,
-        routing_key: None,
-        to: Vec::new(),
-        from: None,
-        body: None,
-        content_type: None,
-        max_chars: None,
-        username: None,
-        password: None,
-        headers: BTreeMap::new(),
-        rate_per_minute: None,
-    }
+    ReceiverConfig::new(kind, url)
 }
 
 /// Root → "ops" (grouped by zone, 30 s / 5 min / 1 h); critical → "pager"

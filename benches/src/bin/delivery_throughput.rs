@@ -193,19 +193,9 @@ fn outbox(n: usize) {
     c.receivers.insert(
         "hook".into(),
         ReceiverConfig {
-            kind: "webhook".into(),
-            url: Some(url.clone()),
             secret: Some("k".into()),
-            routing_key: None,
-            to: Vec::new(),
-            from: None,
-            body: None,
-            content_type: None,
-            max_chars: None,
-            username: None,
-            password: None,
-            headers: Default::default(),
             rate_per_minute: Some(1e9),
+            ..ReceiverConfig::new("webhook", &url)
         },
     );
     c.route = RouteConfig {

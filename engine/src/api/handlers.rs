@@ -332,15 +332,26 @@ async fn command(
     }
 }
 
+/// Acknowledge and unshelve: an optional comment, nothing else.
+async fn with_optional_comment(
+    caller: Caller,
+    s: ApiState,
+    id: String,
+    b: Result<Json<CommentBody>, JsonRejection>,
+    action: Action,
+) -> Result<Json<AlarmEvent>, ApiError> {
+    caller.require(Role::Operator)?;
+    let b = optional_body(b)?;
+    command(&s, &caller, id, action, b.comment.unwrap_or_default()).await
+}
+
 pub async fn acknowledge(
     caller: Caller,
     State(s): State<ApiState>,
     Path(id): Path<String>,
     b: Result<Json<CommentBody>, JsonRejection>,
 ) -> Result<Json<AlarmEvent>, ApiError> {
-    caller.require(Role::Operator)?;
-    let b = optional_body(b)?;
-    command(&s, &caller, id, Action::Acknowledge, b.comment.unwrap_or_default()).await
+    with_optional_comment(caller, s, id, b, Action::Acknowledge).await
 }
 
 pub async fn shelve(
@@ -368,9 +379,7 @@ pub async fn unshelve(
     Path(id): Path<String>,
     b: Result<Json<CommentBody>, JsonRejection>,
 ) -> Result<Json<AlarmEvent>, ApiError> {
-    caller.require(Role::Operator)?;
-    let b = optional_body(b)?;
-    command(&s, &caller, id, Action::Unshelve, b.comment.unwrap_or_default()).await
+    with_optional_comment(caller, s, id, b, Action::Unshelve).await
 }
 
 pub async fn out_of_service(

@@ -77,6 +77,27 @@ pub struct ReceiverConfig {
     pub rate_per_minute: Option<f64>,
 }
 
+impl ReceiverConfig {
+    /// A receiver of `kind` at `url` with every other key at its default.
+    pub fn new(kind: &str, url: &str) -> ReceiverConfig {
+        ReceiverConfig {
+            kind: kind.into(),
+            url: Some(url.into()),
+            secret: None,
+            routing_key: None,
+            to: Vec::new(),
+            from: None,
+            body: None,
+            content_type: None,
+            max_chars: None,
+            username: None,
+            password: None,
+            headers: BTreeMap::new(),
+            rate_per_minute: None,
+        }
+    }
+}
+
 /// A node of the route tree (Alertmanager's model).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
