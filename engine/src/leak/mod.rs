@@ -523,6 +523,11 @@ impl LeakDetector {
                 expected_kg_s: expect,
                 imbalance_kg_s: e,
             });
+            // `RUST_LOG=linepack_engine::leak=trace` shows each balance.
+            tracing::trace!(
+                zone = %self.zone_names[z], t, inflow, users, packing, expected = expect, imbalance = e,
+                "balance"
+            );
             let learning = zone.test.judged < self.learning_periods;
             let normal = !zone.alarm && (learning || !zone.test.suspect(t));
             // Scale: what the zone's users are expected to draw.
