@@ -247,8 +247,17 @@ fn drain(lines: std::io::Lines<BufReader<ChildStdout>>) {
 }
 
 impl Drop for Demo {
+    /// SIGTERM, so the demo removes its temporary journal directory; SIGKILL
+    /// if it has not stopped within 10 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let stopped = wait_for(Duration::from_secs(10), || matches!(self.child.try_wait(), Ok(Some(_))));
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
