@@ -17,7 +17,7 @@ use linepack_ingest::mqtt::publisher::Publisher;
 use linepack_ingest::telemetry::Batch;
 use linepack_network::Network;
 
-use crate::alarm::{AlarmEvent, Namer, Transition};
+use crate::alarm::{AlarmBook, AlarmEvent, Namer};
 use crate::api::{ApiState, Tokens};
 use crate::archive::{Archive, ArchiveSender, Item, line};
 use crate::command::Command;
@@ -237,20 +237,7 @@ fn standing_events(network: &Network, engine: &Engine) -> Vec<AlarmEvent> {
     engine
         .standing()
         .into_iter()
-        .map(|a| {
-            namer.event(&Transition {
-                key: a.key,
-                from: a.state(),
-                to: a.state(),
-                priority: a.priority,
-                ts_ms: a.last_ms,
-                value: a.value,
-                limit: a.limit,
-                active: a.active,
-                actor: None,
-                shelved_until_ms: a.shelved_until_ms,
-            })
-        })
+        .map(|a| namer.event(&AlarmBook::transition(a, a.state(), None)))
         .collect()
 }
 
@@ -263,12 +250,11 @@ fn sensor_tags(network: &Network, engine: &Engine) -> Vec<String> {
         .iter()
         .zip(&engine.table.info)
         .map(|(s, info)| {
-            let site = match s.at {
-                ElementRef::Supply(i) => Some(network.supplies[i.index()].id.as_str()),
-                ElementRef::Regulator(i) => Some(network.regulators[i.index()].id.as_str()),
-                ElementRef::Consumer(i) => Some(network.consumers[i.index()].id.as_str()),
-                _ => None,
-            };
+            let site = matches!(
+                s.at,
+                ElementRef::Supply(_) | ElementRef::Regulator(_) | ElementRef::Consumer(_)
+            )
+            .then(|| network.id_of(s.at));
             let zone = info.zone.map(|z| engine.table.zone_names[z as usize].as_str());
             line::sensor_tags(&s.id, crate::api::kind_and_unit(s.kind).0, site, zone)
         })

@@ -204,7 +204,8 @@ impl AlarmBook {
             .filter(|a| a.state() != AlarmState::Normal || a.active)
     }
 
-    fn transition(a: &Alarm, from: AlarmState, actor: Option<Actor>) -> Transition {
+    /// The transition that brought `a` to its state from `from`.
+    pub fn transition(a: &Alarm, from: AlarmState, actor: Option<Actor>) -> Transition {
         Transition {
             key: a.key,
             from,

@@ -60,7 +60,7 @@ impl Catalog {
                     id: s.id.clone(),
                     kind,
                     unit,
-                    at: element_id(network, s.at),
+                    at: network.id_of(s.at).to_string(),
                     node: info.node.map(|n| network.nodes[n.index()].id.clone()),
                     zone: info.zone.map(|z| table.zone_names[z as usize].clone()),
                 }
@@ -72,20 +72,6 @@ impl Catalog {
             sensors,
             sensor_index,
         }
-    }
-}
-
-fn element_id(network: &Network, at: ElementRef) -> String {
-    match at {
-        ElementRef::Node(i) => network.nodes[i.index()].id.clone(),
-        ElementRef::Pipe(i) => network.pipes[i.index()].id.clone(),
-        ElementRef::Valve(i) => network.valves[i.index()].id.clone(),
-        ElementRef::Regulator(i) => network.regulators[i.index()].id.clone(),
-        ElementRef::Supply(i) => network.supplies[i.index()].id.clone(),
-        ElementRef::Consumer(i) => network.consumers[i.index()].id.clone(),
-        ElementRef::Injection(i) => network.injections[i.index()].id.clone(),
-        ElementRef::Sensor(i) => network.sensors[i.index()].id.clone(),
-        ElementRef::Zone(i) => network.zones[i.index()].id.clone(),
     }
 }
 
