@@ -22,6 +22,7 @@
 pub mod balance;
 pub mod model;
 pub mod profile;
+pub mod setpoint;
 
 use std::collections::VecDeque;
 
@@ -153,6 +154,8 @@ struct Zone {
     nodes: Vec<NodeIdx>,
     /// Sensors in or at the zone, for the explanation.
     sensors: Vec<u32>,
+    /// The model's residuals that see into the zone (localization).
+    residuals: Vec<usize>,
     /// Why the zone cannot be balanced, if it cannot.
     unbalanced: Option<String>,
     correction: Correction,
@@ -224,13 +227,14 @@ impl LeakDetector {
             cusum_threshold: c.cusum_threshold_sigma,
         };
         let mut zones: Vec<Zone> = (0..n_zones)
-            .map(|_| Zone {
+            .map(|z| Zone {
                 meters: Vec::new(),
                 users: Vec::new(),
                 unmetered: Vec::new(),
                 pipes: Vec::new(),
                 nodes: Vec::new(),
                 sensors: Vec::new(),
+                residuals: model.residuals_in(|n| zone_of_node[n.index()] == Some(z as u32)),
                 unbalanced: None,
                 correction: Correction::new(c.period_s),
                 test: BalanceTest::new(&c.windows_min, c.period_s, thresholds),
@@ -622,9 +626,14 @@ impl LeakDetector {
     ) -> (Vec<Candidate>, Vec<ResidualNote>) {
         let periods = ((t - since_ms) / self.period_ms + 1).max(5) as usize;
         let zone = &self.zones[z];
-        let candidates = self
-            .model
-            .localize(&zone.nodes, periods, rate, sigma, self.config.candidates);
+        let candidates = self.model.localize(
+            &zone.nodes,
+            &zone.residuals,
+            periods,
+            rate,
+            sigma,
+            self.config.candidates,
+        );
         let residuals = self.model.notable(&zone.sensors, &self.sensor_names, NOTABLE);
         (candidates, residuals)
     }

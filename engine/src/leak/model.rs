@@ -15,9 +15,11 @@ use linepack_network::{Network, linepack};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
+use super::setpoint::HeldPressure;
+
 /// Residuals kept per sensor: the localization averages those since a
 /// leak's onset (at most this many periods).
-const HISTORY: usize = 30;
+const HISTORY: usize = 120;
 
 /// What a residual sensor measures in the model.
 #[derive(Clone, Copy, Debug)]
@@ -84,6 +86,8 @@ pub struct Model {
     state: Option<SteadyState>,
     residuals: Vec<Residual>,
     inputs: Vec<(u32, Input)>,
+    /// Per input: the estimate of a held pressure (unused for flows).
+    held: Vec<HeldPressure>,
     short_alpha: f64,
     bias_alpha: f64,
     period_s: f64,
@@ -159,6 +163,7 @@ impl Model {
             solver: SteadySolver::new(network, SolveOptions::default()),
             state: None,
             residuals,
+            held: vec![HeldPressure::default(); inputs.len()],
             inputs,
             short_alpha: alpha(short_tau_s),
             bias_alpha: alpha(bias_tau_h * 3600.0),
@@ -199,11 +204,13 @@ impl Model {
         for (c, consumer) in self.net.consumers.iter_mut().enumerate() {
             consumer.demand_kg_s = demand(c);
         }
-        for &(sensor, input) in &self.inputs {
+        for (&(sensor, input), held) in self.inputs.iter().zip(&mut self.held) {
             let Some(v) = value(sensor) else { continue };
+            // Held pressures are set points: their sensors' noise is
+            // averaged out (see `setpoint`), flows are taken as metered.
             match input {
-                Input::SupplyPressure(k) => self.net.supplies[k.index()].pressure_bar_g = v,
-                Input::RegulatorOutlet(r) => self.net.regulators[r.index()].outlet_pressure_bar_g = v,
+                Input::SupplyPressure(k) => self.net.supplies[k.index()].pressure_bar_g = held.update(v),
+                Input::RegulatorOutlet(r) => self.net.regulators[r.index()].outlet_pressure_bar_g = held.update(v),
                 Input::ConsumerFlow(c) => self.net.consumers[c.index()].demand_kg_s = v.max(0.0),
             }
         }
@@ -266,6 +273,29 @@ impl Model {
         )
     }
 
+    /// The residuals (indices) that see into a zone: pressures at its
+    /// nodes, flows through elements with an end in it. Only these place a
+    /// leak within the zone: every node of a district looks the same from
+    /// the trunk's sensors, and the trunk answers with its own, slower,
+    /// dynamics.
+    pub fn residuals_in(&self, in_zone: impl Fn(NodeIdx) -> bool) -> Vec<usize> {
+        let net = &self.net;
+        (0..self.residuals.len())
+            .filter(|&k| match self.residuals[k].measures {
+                Measures::Pressure(n) => in_zone(n),
+                Measures::Regulator(r) => {
+                    let r = &net.regulators[r.index()];
+                    in_zone(r.from) || in_zone(r.to)
+                }
+                Measures::Supply(s) => in_zone(net.supplies[s.index()].node),
+                Measures::Pipe(p) => {
+                    let p = &net.pipes[p.index()];
+                    in_zone(p.from) || in_zone(p.to)
+                }
+            })
+            .collect()
+    }
+
     /// The smallest spread a residual is trusted to.
     fn floor(&self, r: &Residual) -> f64 {
         match r.measures {
@@ -288,6 +318,7 @@ impl Model {
     pub fn localize(
         &mut self,
         nodes: &[NodeIdx],
+        sensors: &[usize],
         periods: usize,
         rate: f64,
         rate_sigma: f64,
@@ -295,10 +326,9 @@ impl Model {
     ) -> Vec<Candidate> {
         let periods = periods.clamp(1, HISTORY);
         // Mean residual since the onset and its spread, per sensor.
-        let used: Vec<(usize, f64, f64)> = self
-            .residuals
+        let used: Vec<(usize, f64, f64)> = sensors
             .iter()
-            .enumerate()
+            .map(|&k| (k, &self.residuals[k]))
             .filter(|(_, r)| r.learned > 0.0)
             .filter_map(|(k, r)| {
                 let recent: Vec<f64> = r
@@ -338,6 +368,21 @@ impl Model {
             }
             let q = ((a + prior * rate) / (b + prior)).max(0.0);
             let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
+            if tracing::enabled!(tracing::Level::TRACE) {
+                let sig: Vec<String> = used
+                    .iter()
+                    .map(|&(k, r, w)| {
+                        format!(
+                            "{}:{:.3e}/{:.3e}/{:.1e}",
+                            residuals[k].sensor,
+                            r,
+                            signature(resp, residuals[k].measures),
+                            w
+                        )
+                    })
+                    .collect();
+                tracing::trace!(node = resp.node.index(), q, chi2, "candidate {}", sig.join(" "));
+            }
             fits.push((resp.node, q, chi2));
         });
         if result.is_err() {
