@@ -47,6 +47,9 @@ const HISTORY: usize = 8;
 const STUCK_REPEATS: u32 = 5;
 /// Sensors named in an explanation.
 const NOTABLE: usize = 4;
+/// A user's meter reading below this is a fault, not a flow (kg/s; about
+/// 0.5 m³/h, well beyond a meter's noise at zero flow).
+pub const REVERSE_FLOW_KG_S: f64 = 1e-4;
 /// How often the candidates of a standing leak alarm are refined.
 const RELOCALIZE_MS: i64 = 5 * 60_000;
 
@@ -146,8 +149,8 @@ impl Watched {
 struct Zone {
     /// Boundary meters (watched index) with +1 into the zone, −1 out.
     meters: Vec<(usize, f64)>,
-    /// Metered users (watched index).
-    users: Vec<usize>,
+    /// Metered users (watched index, consumer index).
+    users: Vec<(usize, usize)>,
     /// Unmetered users (consumer index).
     unmetered: Vec<usize>,
     pipes: Vec<PipeIdx>,
@@ -282,7 +285,7 @@ impl LeakDetector {
                     metered_consumer[c.index()] = true;
                     if let Some(z) = zone(network.consumers[c.index()].node) {
                         let w = watch(i, &mut watched);
-                        zones[z as usize].users.push(w);
+                        zones[z as usize].users.push((w, c.index()));
                     }
                     continue;
                 }
@@ -507,8 +510,12 @@ impl LeakDetector {
                     None => complete = false,
                 }
             }
-            for &w in &zone.users {
+            for &(w, c) in &zone.users {
                 match values[w] {
+                    // A user's meter cannot read gas flowing back into the
+                    // network: such a reading is a fault (a bias, a wrong
+                    // scale), and the user's expected use stands in for it.
+                    Some(v) if v < -REVERSE_FLOW_KG_S => users += expected[c],
                     Some(v) => users += v,
                     None => complete = false,
                 }

@@ -19,7 +19,21 @@ use super::setpoint::HeldPressure;
 
 /// Residuals kept per sensor: the localization averages those since a
 /// leak's onset (at most this many periods).
-const HISTORY: usize = 120;
+const HISTORY: usize = 180;
+
+/// Periods after a leak's onset left out of its effect while the zone
+/// unpacks (the signatures are steady state).
+const TRANSIENT_PERIODS: usize = 2;
+/// Periods before the onset whose mean residual is the baseline.
+const BASELINE_PERIODS: usize = 60;
+
+/// The mean of the finite values, and how many there were.
+fn mean_finite(values: impl Iterator<Item = f64>) -> (f64, usize) {
+    let (sum, n) = values
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (if n == 0 { 0.0 } else { sum / n as f64 }, n)
+}
 
 /// What a residual sensor measures in the model.
 #[derive(Clone, Copy, Debug)]
@@ -211,7 +225,11 @@ impl Model {
             match input {
                 Input::SupplyPressure(k) => self.net.supplies[k.index()].pressure_bar_g = held.update(v),
                 Input::RegulatorOutlet(r) => self.net.regulators[r.index()].outlet_pressure_bar_g = held.update(v),
-                Input::ConsumerFlow(c) => self.net.consumers[c.index()].demand_kg_s = v.max(0.0),
+                // A reading of gas flowing back is a fault: the expected use stands.
+                Input::ConsumerFlow(c) if v >= -super::REVERSE_FLOW_KG_S => {
+                    self.net.consumers[c.index()].demand_kg_s = v.max(0.0);
+                }
+                Input::ConsumerFlow(_) => {}
             }
         }
         // A time step with storage, as the network packs and unpacks
@@ -325,27 +343,31 @@ impl Model {
         count: usize,
     ) -> Vec<Candidate> {
         let periods = periods.clamp(1, HISTORY);
-        // Mean residual since the onset and its spread, per sensor.
+        // The leak's effect on each sensor: the mean residual since the
+        // onset (less the first periods while the zone unpacks, when there
+        // are enough) against the mean of the hour before it, where the
+        // history reaches back that far. The learned bias follows the day
+        // only slowly; the hour before holds the offset of the moment
+        // (a split between two feeds that moves with the flow level).
+        let skip = if periods >= 3 * TRANSIENT_PERIODS { TRANSIENT_PERIODS } else { 0 };
         let used: Vec<(usize, f64, f64)> = sensors
             .iter()
             .map(|&k| (k, &self.residuals[k]))
             .filter(|(_, r)| r.learned > 0.0)
             .filter_map(|(k, r)| {
-                let recent: Vec<f64> = r
-                    .history
-                    .iter()
-                    .rev()
-                    .take(periods)
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                if recent.is_empty() {
+                let newest_first = || r.history.iter().rev().copied();
+                let (after, n_after) = mean_finite(newest_first().take(periods - skip));
+                if n_after == 0 {
                     return None;
                 }
-                let n = recent.len() as f64;
-                let mean = recent.iter().sum::<f64>() / n;
-                let s2 = (r.variance / n).max(self.floor(r).powi(2));
-                Some((k, mean, 1.0 / s2))
+                let (before, n_before) = mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS));
+                let floor = self.floor(r).powi(2);
+                let (effect, s2) = if n_before >= BASELINE_PERIODS / 4 {
+                    (after - before, r.variance * (1.0 / n_after as f64 + 1.0 / n_before as f64))
+                } else {
+                    (after, r.variance / n_after as f64)
+                };
+                Some((k, effect, 1.0 / s2.max(floor)))
             })
             .collect();
         let Some(state) = self.state.as_mut() else {
