@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use linepack_benches::city_network;
-use linepack_engine::leak::model::Model;
+use linepack_engine::leak::model::{Model, Signatures};
 use linepack_network::ElementRef;
 use linepack_network::network::SensorKind;
 use linepack_network::solver::{SolveOptions, SteadySolver};
@@ -47,8 +47,12 @@ fn model(c: &mut Criterion) {
         })
     });
     let zone = network.zones.iter().find(|z| z.id == "Z12").expect("district Z12");
+    let sensors = m.residuals_in(|n| zone.nodes.contains(&n));
     group.bench_function("localize_district_81_nodes", |b| {
-        b.iter(|| m.localize(&zone.nodes, 15, 0.006, 0.001, 5))
+        b.iter(|| {
+            let mut taken = Signatures::default();
+            m.localize(&zone.nodes, &sensors, &mut taken, 15, 0.006, 0.001, 5)
+        })
     });
     group.finish();
 }

@@ -162,3 +162,35 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
     assert!((report.candidates[0].rate_kg_s - rate).abs() < 0.1 * rate, "{report:?}");
     assert!(report.explanation.contains(ZONE), "{}", report.explanation);
 }
+
+#[test]
+fn a_home_meter_reading_gas_back_is_a_fault_not_a_leak() {
+    let net = network();
+    let zone = net.zones.iter().find(|z| z.id == ZONE).unwrap();
+    // A home's meter in the zone, biased by -0.01 kg/s (a hundred times a
+    // home's use) for an hour after learning.
+    let meter = net
+        .sensors
+        .iter()
+        .find(|s| match s.at {
+            linepack_network::ElementRef::Consumer(c) => {
+                let c = &net.consumers[c.index()];
+                s.kind == SensorKind::Flow
+                    && c.kind == linepack_network::network::ConsumerKind::Residential
+                    && zone.nodes.contains(&c.node)
+            }
+            _ => false,
+        })
+        .expect("a home's meter in the zone");
+    let text = format!(
+        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"5h\"\nseed = 5\n\
+         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
+         [[fault]]\nsensor = \"{}\"\nkind = \"bias\"\nstart = \"3h30m\"\nend = \"4h30m\"\nvalue = -0.01\n",
+        meter.id
+    );
+    let file: ScenarioFile = toml::from_str(&text).unwrap();
+    let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), ZONE);
+    let worst = probe.samples.iter().map(|b| b.imbalance_kg_s.abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-3, "imbalance up to {worst} kg/s with the faulty meter");
+    assert!(probe.sink.raised.is_empty(), "{:?}", probe.sink.raised);
+}

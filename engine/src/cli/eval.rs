@@ -154,7 +154,8 @@ fn describe(o: &Outcome) -> String {
             "{p:.2} % leak detected after {:.0} min, top candidate {} (after 1 h: {})",
             after / 60.0,
             o.localization_m.map_or("none".into(), |m| format!("{m:.0} m away")),
-            o.localization_late_m.map_or("none".into(), |m| format!("{m:.0} m away"))
+            o.localization_late_m
+                .map_or("none".into(), |m| format!("{m:.0} m away"))
         ),
         (Some(p), None) => format!("{p:.2} % leak NOT detected"),
         (None, _) => format!("{:.1} days normal", o.days),

@@ -1,6 +1,7 @@
 //! Leak detection: per zone, a mass balance with linepack tested
 //! sequentially ([`balance`]), and model residuals that place the leak
-//! ([`model`]). Synchronous, no I/O; the engine feeds it readings and the
+//! ([`model`], driven by the set points [`setpoint`] estimates and the
+//! users' meters). Synchronous, no I/O; the engine feeds it readings and the
 //! passing of time and puts its [`Condition`]s into the alarm book.
 //!
 //! Every `period_s` of data, judged `lag_s` after the period ends (so
@@ -38,7 +39,7 @@ use crate::config::LeakConfig;
 use crate::detect::{Condition, NEVER};
 use crate::sensors::SensorTable;
 use balance::{BalanceTest, Thresholds, Verdict};
-use model::{Candidate, Model, ResidualNote};
+use model::{Candidate, Model, ResidualNote, Signatures};
 use profile::Correction;
 
 /// Readings kept per watched sensor.
@@ -170,6 +171,8 @@ struct Zone {
     /// While in alarm: when the candidates are next worked out again, with
     /// the residuals gathered since.
     relocalize_ms: i64,
+    /// While in alarm: the candidates' signatures taken so far.
+    signatures: Signatures,
 }
 
 /// The leak detector of one network (see the module docs).
@@ -246,6 +249,7 @@ impl LeakDetector {
                 report: None,
                 last: None,
                 relocalize_ms: NEVER,
+                signatures: Signatures::default(),
             })
             .collect();
         for (n, z) in zone_of_node.iter().enumerate() {
@@ -555,6 +559,7 @@ impl LeakDetector {
             if !zone.alarm {
                 if let Some(v) = zone.test.raised(t) {
                     zone.alarm = true;
+                    zone.signatures = Signatures::default();
                     out.push(Condition {
                         key: AlarmKey {
                             kind: AlarmKind::Leak,
@@ -573,6 +578,7 @@ impl LeakDetector {
             } else if zone.test.cleared(t) {
                 zone.alarm = false;
                 zone.relocalize_ms = NEVER;
+                zone.signatures = Signatures::default();
                 let m = zone.test.current(t).unwrap_or(0.0);
                 out.push(Condition {
                     key: AlarmKey {
@@ -632,10 +638,11 @@ impl LeakDetector {
         sigma: f64,
     ) -> (Vec<Candidate>, Vec<ResidualNote>) {
         let periods = ((t - since_ms) / self.period_ms + 1).max(5) as usize;
-        let zone = &self.zones[z];
+        let zone = &mut self.zones[z];
         let candidates = self.model.localize(
             &zone.nodes,
             &zone.residuals,
+            &mut zone.signatures,
             periods,
             rate,
             sigma,

@@ -1,12 +1,13 @@
 //! Model residuals: the network model, stepped each period with the
 //! linepack change (`SteadySolver::step`) and driven by what is measured
-//! (supply pressures, regulator outlet pressures, metered users) and the
-//! expected use of the unmetered users predicts every other pressure and
-//! flow sensor; the residual (measured − predicted − the sensor's learned
-//! bias) is what no demand estimate explains. A leak leaves a pattern in
-//! the residuals; each candidate node's signature (the sensors' response to
-//! one more kg/s withdrawn there, from the solver's Jacobian) is fitted to
-//! it, and the nodes are ranked by how much of the pattern they explain.
+//! (supply and regulator outlet pressures as [`HeldPressure`]s, metered
+//! users) and the expected use of the unmetered users predicts every other
+//! pressure and flow sensor; the residual (measured − predicted − the
+//! sensor's learned bias) is what no demand estimate explains. A leak
+//! leaves a pattern in the residuals of its zone; each candidate node's
+//! signature (the zone's sensors' response to one more kg/s withdrawn
+//! there, from the solver's Jacobian) is fitted to the change since the
+//! onset, and the nodes are ranked by how much of the pattern they explain.
 
 use linepack_network::ids::{ConsumerIdx, ElementRef, NodeIdx, PipeIdx, RegulatorIdx, SupplyIdx};
 use linepack_network::network::SensorKind;
@@ -26,6 +27,37 @@ const HISTORY: usize = 180;
 const TRANSIENT_PERIODS: usize = 2;
 /// Periods before the onset whose mean residual is the baseline.
 const BASELINE_PERIODS: usize = 60;
+
+/// The candidates' signatures (the zone's sensors' response to one more
+/// kg/s at each node) as taken at each localization of one alarm, with the
+/// update each was taken at.
+#[derive(Clone, Debug, Default)]
+pub struct Signatures {
+    order: Vec<NodeIdx>,
+    taken: Vec<(u64, Vec<f64>)>,
+}
+
+impl Signatures {
+    /// The signatures averaged over the updates `from..=to`, each update
+    /// with the signatures taken nearest to it.
+    fn averaged(&self, from: u64, to: u64, sensors: usize) -> Vec<f64> {
+        let mut sum = vec![0.0; self.order.len() * sensors];
+        let mut n = 0.0;
+        for t in from..=to {
+            let Some((_, sig)) = self.taken.iter().min_by_key(|(at, _)| at.abs_diff(t)) else {
+                continue;
+            };
+            for (s, v) in sum.iter_mut().zip(sig) {
+                *s += v;
+            }
+            n += 1.0;
+        }
+        if n > 0.0 {
+            sum.iter_mut().for_each(|s| *s /= n);
+        }
+        sum
+    }
+}
 
 /// The mean of the finite values, and how many there were.
 fn mean_finite(values: impl Iterator<Item = f64>) -> (f64, usize) {
@@ -105,6 +137,9 @@ pub struct Model {
     short_alpha: f64,
     bias_alpha: f64,
     period_s: f64,
+    /// Updates solved so far: the newest residual in each history is of
+    /// this one.
+    updates: u64,
     pub failures: u64,
 }
 
@@ -182,6 +217,7 @@ impl Model {
             short_alpha: alpha(short_tau_s),
             bias_alpha: alpha(bias_tau_h * 3600.0),
             period_s,
+            updates: 0,
             failures: 0,
         }
     }
@@ -249,6 +285,7 @@ impl Model {
             self.state = None;
             return false;
         }
+        self.updates += 1;
         let state = self.state.as_ref().expect("solved");
         let (a_short, a_bias) = (self.short_alpha, self.bias_alpha);
         for r in &mut self.residuals {
@@ -328,33 +365,65 @@ impl Model {
         (r.variance * a / (2.0 - a)).sqrt().max(self.floor(r))
     }
 
-    /// Ranks `nodes` as leak locations: for each, the rate q that best
-    /// explains the mean residuals of the last `periods` updates (since the
-    /// leak's onset) with its signature (weighted least squares), held to
-    /// the zone balance's estimate `rate` ± `rate_sigma`, and the misfit χ²
-    /// left; least misfit first, the best `count`.
+    /// Ranks `nodes` as leak locations from the residuals `sensors` (the
+    /// zone's): for each node, the rate q that best explains each sensor's
+    /// leak effect over the last `periods` updates (since the leak's
+    /// onset) with the node's signature (weighted least squares), held to
+    /// the zone balance's estimate `rate` ± `rate_sigma`, and the misfit
+    /// χ² left; least misfit first, the best `count`. The signatures are
+    /// taken now and kept in `taken`: a signature moves with the day's
+    /// flows, so each period is matched with the one taken nearest to it.
+    #[allow(clippy::too_many_arguments)]
     pub fn localize(
         &mut self,
         nodes: &[NodeIdx],
         sensors: &[usize],
+        taken: &mut Signatures,
         periods: usize,
         rate: f64,
         rate_sigma: f64,
         count: usize,
     ) -> Vec<Candidate> {
         let periods = periods.clamp(1, HISTORY);
+        let Some(state) = self.state.as_mut() else {
+            return Vec::new();
+        };
+        // The signatures now: nodes × sensors.
+        let residuals = &self.residuals;
+        let mut now = Vec::with_capacity(nodes.len() * sensors.len());
+        let mut order = Vec::with_capacity(nodes.len());
+        let solved = self.solver.withdrawal_responses(&self.net, state, nodes, |resp| {
+            order.push(resp.node);
+            now.extend(sensors.iter().map(|&k| signature(resp, residuals[k].measures)));
+        });
+        if solved.is_err() || order.len() != nodes.len() {
+            return Vec::new();
+        }
+        if taken.order != order {
+            *taken = Signatures {
+                order,
+                taken: Vec::new(),
+            };
+        }
+        taken.taken.push((self.updates, now));
+
         // The leak's effect on each sensor: the mean residual since the
         // onset (less the first periods while the zone unpacks, when there
         // are enough) against the mean of the hour before it, where the
         // history reaches back that far. The learned bias follows the day
         // only slowly; the hour before holds the offset of the moment
         // (a split between two feeds that moves with the flow level).
-        let skip = if periods >= 3 * TRANSIENT_PERIODS { TRANSIENT_PERIODS } else { 0 };
+        let skip = if periods >= 3 * TRANSIENT_PERIODS {
+            TRANSIENT_PERIODS
+        } else {
+            0
+        };
         let used: Vec<(usize, f64, f64)> = sensors
             .iter()
-            .map(|&k| (k, &self.residuals[k]))
-            .filter(|(_, r)| r.learned > 0.0)
-            .filter_map(|(k, r)| {
+            .enumerate()
+            .filter(|&(_, &k)| self.residuals[k].learned > 0.0)
+            .filter_map(|(j, &k)| {
+                let r = &self.residuals[k];
                 let newest_first = || r.history.iter().rev().copied();
                 let (after, n_after) = mean_finite(newest_first().take(periods - skip));
                 if n_after == 0 {
@@ -363,53 +432,48 @@ impl Model {
                 let (before, n_before) = mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS));
                 let floor = self.floor(r).powi(2);
                 let (effect, s2) = if n_before >= BASELINE_PERIODS / 4 {
-                    (after - before, r.variance * (1.0 / n_after as f64 + 1.0 / n_before as f64))
+                    (
+                        after - before,
+                        r.variance * (1.0 / n_after as f64 + 1.0 / n_before as f64),
+                    )
                 } else {
                     (after, r.variance / n_after as f64)
                 };
-                Some((k, effect, 1.0 / s2.max(floor)))
+                Some((j, effect, 1.0 / s2.max(floor)))
             })
             .collect();
-        let Some(state) = self.state.as_mut() else {
-            return Vec::new();
-        };
-        let residuals = &self.residuals;
+        let signatures = taken.averaged(self.updates + 1 - (periods - skip) as u64, self.updates, sensors.len());
+
         let prior = if rate_sigma > 0.0 && rate_sigma.is_finite() {
             1.0 / (rate_sigma * rate_sigma)
         } else {
             0.0
         };
         let rr: f64 = used.iter().map(|&(_, r, w)| w * r * r).sum();
-        let mut fits: Vec<(NodeIdx, f64, f64)> = Vec::with_capacity(nodes.len());
-        let result = self.solver.withdrawal_responses(&self.net, state, nodes, |resp| {
-            let (mut a, mut b) = (0.0, 0.0);
-            for &(k, r, w) in &used {
-                let s = signature(resp, residuals[k].measures);
-                a += w * s * r;
-                b += w * s * s;
-            }
-            let q = ((a + prior * rate) / (b + prior)).max(0.0);
-            let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
-            if tracing::enabled!(tracing::Level::TRACE) {
-                let sig: Vec<String> = used
-                    .iter()
-                    .map(|&(k, r, w)| {
-                        format!(
-                            "{}:{:.3e}/{:.3e}/{:.1e}",
-                            residuals[k].sensor,
-                            r,
-                            signature(resp, residuals[k].measures),
-                            w
-                        )
-                    })
-                    .collect();
-                tracing::trace!(node = resp.node.index(), q, chi2, "candidate {}", sig.join(" "));
-            }
-            fits.push((resp.node, q, chi2));
-        });
-        if result.is_err() {
-            return Vec::new();
-        }
+        let mut fits: Vec<(NodeIdx, f64, f64)> = taken
+            .order
+            .iter()
+            .zip(signatures.chunks_exact(sensors.len().max(1)))
+            .map(|(&node, sig)| {
+                let (mut a, mut b) = (0.0, 0.0);
+                for &(j, r, w) in &used {
+                    a += w * sig[j] * r;
+                    b += w * sig[j] * sig[j];
+                }
+                let q = ((a + prior * rate) / (b + prior)).max(0.0);
+                let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    let sig: Vec<String> = used
+                        .iter()
+                        .map(|&(j, r, w)| {
+                            format!("{}:{r:.3e}/{:.3e}/{w:.1e}", self.residuals[sensors[j]].sensor, sig[j])
+                        })
+                        .collect();
+                    tracing::trace!(node = node.index(), q, chi2, "candidate {}", sig.join(" "));
+                }
+                (node, q, chi2)
+            })
+            .collect();
         fits.sort_by(|x, y| x.2.total_cmp(&y.2));
         let best = fits.first().map_or(0.0, |f| f.2);
         let total: f64 = fits.iter().map(|f| (-0.5 * (f.2 - best)).exp()).sum();
@@ -469,5 +533,22 @@ fn signature(resp: &WithdrawalResponse, m: Measures) -> f64 {
         Measures::Regulator(r) => resp.regulator_flow_kg_s[r.index()],
         Measures::Supply(k) => resp.supply_flow_kg_s[k.index()],
         Measures::Pipe(p) => resp.pipe_flow_kg_s[p.index()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_period_takes_the_signatures_nearest_to_it() {
+        let taken = Signatures {
+            order: vec![NodeIdx::new(0), NodeIdx::new(1)],
+            taken: vec![(10, vec![1.0, 2.0]), (20, vec![3.0, 6.0])],
+        };
+        // Updates 11..=15 nearest the first (15 ties, the earlier stands),
+        // 16..=20 the second.
+        assert_eq!(taken.averaged(11, 20, 1), vec![2.0, 4.0]);
+        assert_eq!(taken.averaged(18, 20, 1), vec![3.0, 6.0]);
     }
 }
