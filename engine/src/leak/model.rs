@@ -406,6 +406,10 @@ impl Model {
             };
         }
         taken.taken.push((self.updates, now));
+        // Older than any history a fit can reach: memory stays bounded
+        // however long the alarm stands.
+        let updates = self.updates;
+        taken.taken.retain(|(at, _)| at + HISTORY as u64 >= updates);
 
         // The leak's effect on each sensor: the mean residual since the
         // onset (less the first periods while the zone unpacks, when there
