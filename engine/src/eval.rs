@@ -135,6 +135,7 @@ impl<'a> EngineSink<'a> {
                 && let Source::Zone(z) = t.key.source
             {
                 let report = self.engine.leak_report(z);
+                let top = report.and_then(|r| r.candidates.first().map(|c| c.node.clone()));
                 self.raised.push(Raised {
                     zone: self.engine.table.zone_names[z as usize].clone(),
                     ts_ms: t.ts_ms,
@@ -142,8 +143,8 @@ impl<'a> EngineSink<'a> {
                     test: report.map_or_else(String::new, |r| {
                         format!("{} {:.0} min, {:.1}σ", r.test, r.window_min, r.z)
                     }),
-                    top: report.and_then(|r| r.candidates.first().map(|c| c.node.clone())),
-                    top_late: report.and_then(|r| r.candidates.first().map(|c| c.node.clone())),
+                    top_late: top.clone(),
+                    top,
                 });
             }
         }

@@ -51,6 +51,15 @@ const NOTABLE: usize = 4;
 /// A user's meter reading below this is a fault, not a flow (kg/s; about
 /// 0.5 m³/h, well beyond a meter's noise at zero flow).
 pub const REVERSE_FLOW_KG_S: f64 = 1e-4;
+
+/// A user's meter reading as a measure of the user's use (kg/s, with the
+/// meter's noise about zero), or `None` for a reading of gas flowing back
+/// into the network, which a user's meter cannot measure (a fault: a
+/// bias, a wrong scale); the balance and the model then take the user's
+/// expected use.
+fn metered_use(reading: f64) -> Option<f64> {
+    (reading >= -REVERSE_FLOW_KG_S).then_some(reading)
+}
 /// How often the candidates of a standing leak alarm are refined.
 const RELOCALIZE_MS: i64 = 5 * 60_000;
 
@@ -516,11 +525,7 @@ impl LeakDetector {
             }
             for &(w, c) in &zone.users {
                 match values[w] {
-                    // A user's meter cannot read gas flowing back into the
-                    // network: such a reading is a fault (a bias, a wrong
-                    // scale), and the user's expected use stands in for it.
-                    Some(v) if v < -REVERSE_FLOW_KG_S => users += expected[c],
-                    Some(v) => users += v,
+                    Some(v) => users += metered_use(v).unwrap_or(expected[c]),
                     None => complete = false,
                 }
             }

@@ -39,18 +39,21 @@ pub struct Signatures {
 
 impl Signatures {
     /// The signatures averaged over the updates `from..=to`, each update
-    /// with the signatures taken nearest to it.
+    /// with the signatures taken nearest to it: each set weighted by how
+    /// many of those updates it is nearest to.
     fn averaged(&self, from: u64, to: u64, sensors: usize) -> Vec<f64> {
-        let mut sum = vec![0.0; self.order.len() * sensors];
-        let mut n = 0.0;
+        let mut weight = vec![0.0; self.taken.len()];
         for t in from..=to {
-            let Some((_, sig)) = self.taken.iter().min_by_key(|(at, _)| at.abs_diff(t)) else {
-                continue;
-            };
-            for (s, v) in sum.iter_mut().zip(sig) {
-                *s += v;
+            if let Some(k) = (0..self.taken.len()).min_by_key(|&k| self.taken[k].0.abs_diff(t)) {
+                weight[k] += 1.0;
             }
-            n += 1.0;
+        }
+        let n: f64 = weight.iter().sum();
+        let mut sum = vec![0.0; self.order.len() * sensors];
+        for ((_, sig), w) in self.taken.iter().zip(weight).filter(|(_, w)| *w > 0.0) {
+            for (s, v) in sum.iter_mut().zip(sig) {
+                *s += w * v;
+            }
         }
         if n > 0.0 {
             sum.iter_mut().for_each(|s| *s /= n);
@@ -261,11 +264,12 @@ impl Model {
             match input {
                 Input::SupplyPressure(k) => self.net.supplies[k.index()].pressure_bar_g = held.update(v),
                 Input::RegulatorOutlet(r) => self.net.regulators[r.index()].outlet_pressure_bar_g = held.update(v),
-                // A reading of gas flowing back is a fault: the expected use stands.
-                Input::ConsumerFlow(c) if v >= -super::REVERSE_FLOW_KG_S => {
-                    self.net.consumers[c.index()].demand_kg_s = v.max(0.0);
+                // A faulty meter leaves the expected use standing.
+                Input::ConsumerFlow(c) => {
+                    if let Some(v) = super::metered_use(v) {
+                        self.net.consumers[c.index()].demand_kg_s = v.max(0.0);
+                    }
                 }
-                Input::ConsumerFlow(_) => {}
             }
         }
         // A time step with storage, as the network packs and unpacks
