@@ -8,9 +8,11 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use linepack_benches::city_network;
 use linepack_engine::leak::model::{Model, Signatures};
+use linepack_engine::leak::places::Places;
 use linepack_network::ElementRef;
 use linepack_network::network::SensorKind;
 use linepack_network::solver::{SolveOptions, SteadySolver};
+use linepack_network::topology::Topology;
 
 fn model(c: &mut Criterion) {
     let network = city_network(2500, 1);
@@ -48,10 +50,11 @@ fn model(c: &mut Criterion) {
     });
     let zone = network.zones.iter().find(|z| z.id == "Z12").expect("district Z12");
     let sensors = m.residuals_in(|n| zone.nodes.contains(&n));
+    let places = Places::new(&network, &Topology::new(&network), zone.nodes.clone(), 300.0);
     group.bench_function("localize_district_81_nodes", |b| {
         b.iter(|| {
             let mut taken = Signatures::default();
-            m.localize(&zone.nodes, &sensors, &mut taken, 15, 0.006, 0.001, 5)
+            m.localize(&places, &sensors, &mut taken, 15, 0.006, 0.001, 5)
         })
     });
     group.finish();

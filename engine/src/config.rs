@@ -335,6 +335,10 @@ pub struct LeakConfig {
     pub bias_time_constant_h: f64,
     /// Candidate locations listed on a leak alarm. Default 5.
     pub candidates: usize,
+    /// Radius a field crew searches around a candidate, m (network
+    /// distance): candidates are ranked by the chance that the leak lies
+    /// within it. Default 300.
+    pub search_radius_m: f64,
     /// Standard load profiles of unmetered users by kind: the shape of
     /// their use over the day and week; each zone learns a correction by
     /// hour of day on top. Defaults: typical homes, shops, three-shift plants.
@@ -357,6 +361,7 @@ impl Default for LeakConfig {
             residual_time_constant_s: 900.0,
             bias_time_constant_h: 6.0,
             candidates: 5,
+            search_radius_m: 300.0,
             profiles: LoadProfiles::default(),
         }
     }

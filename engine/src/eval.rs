@@ -6,22 +6,21 @@
 //! true leak to the top candidate, estimated against true rate, and leak
 //! alarms where there is no leak.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use linepack_ingest::telemetry::recording::record_line;
 use linepack_ingest::telemetry::{Batch, DecodeLimits, Decoder, Quality};
-use linepack_network::Network;
+use linepack_network::topology::Topology;
+use linepack_network::{ElementRef, Network};
 use linepack_sim::run::{Sink, run as run_sim};
 use linepack_sim::scenario::Scenario;
 use linepack_sim::simulation::Simulation;
 use linepack_sim::telemetry::Record;
-use linepack_sim::truth::Truth;
+use linepack_sim::truth::{Truth, TruthLeak};
 use serde::Serialize;
 
 use crate::alarm::{AlarmKind, AlarmState, Source, Transition};
 use crate::config::EngineConfig;
 use crate::engine::Engine;
+use crate::leak::model::Candidate;
 
 /// A leak alarm raised during a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -31,11 +30,11 @@ pub struct Raised {
     pub rate_kg_s: f64,
     /// The test that fired: `window 15 min`, `cusum 95 min`.
     pub test: String,
-    /// The top candidate node as refined up to [`LOCALIZATION_AFTER_MS`]
-    /// after the alarm, if the localization gave one.
-    pub top: Option<String>,
+    /// The top candidate as refined up to [`LOCALIZATION_AFTER_MS`] after
+    /// the alarm, if the localization gave one.
+    pub top: Option<Candidate>,
     /// ... and as refined up to [`LATE_LOCALIZATION_AFTER_MS`].
-    pub top_late: Option<String>,
+    pub top_late: Option<Candidate>,
 }
 
 /// Localization is scored on the candidates as they stand this long after
@@ -120,7 +119,7 @@ impl<'a> EngineSink<'a> {
                 && let Some(z) = self.engine.table.zone_names.iter().position(|n| *n == r.zone)
                 && let Some(report) = self.engine.leak_report(z as u32)
             {
-                let top = report.candidates.first().map(|c| c.node.clone());
+                let top = report.candidates.first().cloned();
                 if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS {
                     r.top.clone_from(&top);
                 }
@@ -135,7 +134,7 @@ impl<'a> EngineSink<'a> {
                 && let Source::Zone(z) = t.key.source
             {
                 let report = self.engine.leak_report(z);
-                let top = report.and_then(|r| r.candidates.first().map(|c| c.node.clone()));
+                let top = report.and_then(|r| r.candidates.first().cloned());
                 self.raised.push(Raised {
                     zone: self.engine.table.zone_names[z as usize].clone(),
                     ts_ms: t.ts_ms,
@@ -226,11 +225,9 @@ pub fn score(
             let l = leak.expect("hit");
             out.detected_after_s = Some((r.ts_ms - l.start_ms) as f64 / 1000.0);
             out.estimated_rate_kg_s = Some(r.rate_kg_s);
-            let distance = |top: &Option<String>| {
-                top.as_ref()
-                    .and_then(|n| network.find_node(n))
-                    .and_then(|n| distances.as_ref().map(|d| d[n.index()]))
-                    .filter(|d| d.is_finite())
+            let distance = |top: &Option<Candidate>| {
+                let (top, d) = (top.as_ref()?, distances.as_ref()?);
+                Some(candidate_distance(network, l, d, top)).filter(|d| d.is_finite())
             };
             out.localization_m = distance(&r.top);
             out.localization_late_m = distance(&r.top_late);
@@ -271,65 +268,38 @@ fn truth_end_ms(t: &Truth) -> i64 {
 
 /// Network distance (m, along pipes; valves and regulators count 0) from
 /// the leak's place to every node.
-fn leak_distances(network: &Network, leak: &linepack_sim::truth::TruthLeak) -> Vec<f64> {
-    let n = network.nodes.len();
-    let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    let mut edge = |a: usize, b: usize, len: f64| {
-        adj[a].push((b, len));
-        adj[b].push((a, len));
-    };
-    for p in &network.pipes {
-        edge(p.from.index(), p.to.index(), p.length_m);
-    }
-    for v in &network.valves {
-        edge(v.from.index(), v.to.index(), 0.0);
-    }
-    for r in &network.regulators {
-        edge(r.from.index(), r.to.index(), 0.0);
-    }
-    let mut dist = vec![f64::INFINITY; n];
-    let mut heap = BinaryHeap::new();
-    let start = |node: usize, d: f64, dist: &mut Vec<f64>, heap: &mut BinaryHeap<Reverse<(u64, usize)>>| {
-        if d < dist[node] {
-            dist[node] = d;
-            heap.push(Reverse((d.to_bits(), node)));
-        }
-    };
+fn leak_distances(network: &Network, leak: &TruthLeak) -> Vec<f64> {
     // A pipe leak is at a position along the pipe; a node leak at the node.
     let pipe = leak
         .pipe
         .as_deref()
         .and_then(|id| network.find(id))
         .and_then(|e| match e {
-            linepack_network::ElementRef::Pipe(p) => Some(&network.pipes[p.index()]),
+            ElementRef::Pipe(p) => Some(&network.pipes[p.index()]),
             _ => None,
         });
-    match (pipe, leak.position) {
-        (Some(p), Some(x)) => {
-            start(p.from.index(), x * p.length_m, &mut dist, &mut heap);
-            start(p.to.index(), (1.0 - x) * p.length_m, &mut dist, &mut heap);
-        }
-        _ => {
-            if let Some(node) = network.find_node(&leak.node) {
-                start(node.index(), 0.0, &mut dist, &mut heap);
-            }
-        }
+    let from = match (pipe, leak.position) {
+        (Some(p), Some(x)) => vec![(p.from, x * p.length_m), (p.to, (1.0 - x) * p.length_m)],
+        _ => network.find_node(&leak.node).map(|n| (n, 0.0)).into_iter().collect(),
+    };
+    Topology::new(network).distances(network, &from, f64::INFINITY)
+}
+
+/// Network distance from the leak to a candidate: to its place along its
+/// pipe, or to its node; `distances` from [`leak_distances`].
+fn candidate_distance(network: &Network, leak: &TruthLeak, distances: &[f64], c: &Candidate) -> f64 {
+    let on_pipe = c.pipe.as_deref().and_then(|id| network.find(id)).zip(c.position);
+    let Some((ElementRef::Pipe(i), x)) = on_pipe else {
+        return network
+            .find_node(&c.node)
+            .map_or(f64::INFINITY, |n| distances[n.index()]);
+    };
+    let p = &network.pipes[i.index()];
+    let via_ends = (distances[p.from.index()] + x * p.length_m).min(distances[p.to.index()] + (1.0 - x) * p.length_m);
+    match (leak.pipe.as_deref(), leak.position) {
+        (Some(id), Some(at)) if id == p.id => via_ends.min((x - at).abs() * p.length_m),
+        _ => via_ends,
     }
-    // Non-negative f64 bits order like the values.
-    while let Some(Reverse((bits, u))) = heap.pop() {
-        let d = f64::from_bits(bits);
-        if d > dist[u] {
-            continue;
-        }
-        for &(v, len) in &adj[u] {
-            let nd = d + len;
-            if nd < dist[v] {
-                dist[v] = nd;
-                heap.push(Reverse((nd.to_bits(), v)));
-            }
-        }
-    }
-    dist
 }
 
 /// The figures the acceptance asks for, over a set of outcomes.

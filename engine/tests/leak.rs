@@ -152,7 +152,11 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
         alarm.ts_ms
     );
     assert!(alarm.rate_kg_s > 0.5 * rate, "{alarm:?}");
-    assert_eq!(alarm.top.as_deref(), Some(node_id.as_str()), "{alarm:?}");
+    assert_eq!(
+        alarm.top.as_ref().map(|c| c.node.as_str()),
+        Some(node_id.as_str()),
+        "{alarm:?}"
+    );
     let report = probe
         .sink
         .engine

@@ -22,6 +22,7 @@
 
 pub mod balance;
 pub mod model;
+pub mod places;
 pub mod profile;
 pub mod setpoint;
 
@@ -32,6 +33,7 @@ use linepack_ingest::telemetry::{Quality, Reading};
 use linepack_network::Network;
 use linepack_network::ids::{ElementRef, NodeIdx, PipeIdx};
 use linepack_network::network::SensorKind;
+use linepack_network::topology::Topology;
 use serde::{Deserialize, Serialize};
 
 use crate::alarm::{AlarmKey, AlarmKind, Source};
@@ -40,6 +42,7 @@ use crate::detect::{Condition, NEVER};
 use crate::sensors::SensorTable;
 use balance::{BalanceTest, Thresholds, Verdict};
 use model::{Candidate, Model, ResidualNote, Signatures};
+use places::Places;
 use profile::Correction;
 
 /// Readings kept per watched sensor.
@@ -81,6 +84,9 @@ pub struct LeakReport {
     pub since_ms: i64,
     /// Ranked candidate locations, best first.
     pub candidates: Vec<Candidate>,
+    /// The radius the candidates' `within_radius` is for, m.
+    #[serde(default)]
+    pub search_radius_m: f64,
     /// Sensors whose model residuals stand out most.
     pub residuals: Vec<ResidualNote>,
     /// One sentence for operators.
@@ -164,7 +170,8 @@ struct Zone {
     /// Unmetered users (consumer index).
     unmetered: Vec<usize>,
     pipes: Vec<PipeIdx>,
-    nodes: Vec<NodeIdx>,
+    /// The zone's nodes as candidate leak places.
+    places: Places,
     /// Sensors in or at the zone, for the explanation.
     sensors: Vec<u32>,
     /// The model's residuals that see into the zone (localization).
@@ -222,6 +229,7 @@ impl LeakDetector {
             ("cusum_threshold_sigma", c.cusum_threshold_sigma),
             ("residual_time_constant_s", c.residual_time_constant_s),
             ("bias_time_constant_h", c.bias_time_constant_h),
+            ("search_radius_m", c.search_radius_m),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("leak.{key} must be positive"));
@@ -247,7 +255,7 @@ impl LeakDetector {
                 users: Vec::new(),
                 unmetered: Vec::new(),
                 pipes: Vec::new(),
-                nodes: Vec::new(),
+                places: Places::default(),
                 sensors: Vec::new(),
                 residuals: model.residuals_in(|n| zone_of_node[n.index()] == Some(z as u32)),
                 unbalanced: None,
@@ -261,10 +269,15 @@ impl LeakDetector {
                 signatures: Signatures::default(),
             })
             .collect();
+        let mut zone_nodes = vec![Vec::new(); n_zones];
         for (n, z) in zone_of_node.iter().enumerate() {
             if let Some(z) = z {
-                zones[*z as usize].nodes.push(NodeIdx::new(n));
+                zone_nodes[*z as usize].push(NodeIdx::new(n));
             }
+        }
+        let topology = Topology::new(network);
+        for (zone, nodes) in zones.iter_mut().zip(zone_nodes) {
+            zone.places = Places::new(network, &topology, nodes, c.search_radius_m);
         }
 
         let mut watch_of = vec![u32::MAX; network.sensors.len()];
@@ -645,7 +658,7 @@ impl LeakDetector {
         let periods = ((t - since_ms) / self.period_ms + 1).max(5) as usize;
         let zone = &mut self.zones[z];
         let candidates = self.model.localize(
-            &zone.nodes,
+            &zone.places,
             &zone.residuals,
             &mut zone.signatures,
             periods,
@@ -677,7 +690,12 @@ impl LeakDetector {
             format_rfc3339_ms(v.since_ms)
         );
         if let Some(top) = candidates.first() {
-            explanation.push_str(&format!("; most likely near node {}", top.node));
+            explanation.push_str(&format!(
+                "; most likely within {:.0} m of node {} ({:.0} %)",
+                self.config.search_radius_m,
+                top.node,
+                100.0 * top.within_radius
+            ));
         }
         if !residuals.is_empty() {
             let notes: Vec<String> = residuals
@@ -696,6 +714,7 @@ impl LeakDetector {
             since: format_rfc3339_ms(v.since_ms),
             since_ms: v.since_ms,
             candidates,
+            search_radius_m: self.config.search_radius_m,
             residuals,
             explanation,
         }

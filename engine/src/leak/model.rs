@@ -16,6 +16,7 @@ use linepack_network::{Network, linepack};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
+use super::places::Places;
 use super::setpoint::HeldPressure;
 
 /// Residuals kept per sensor: the localization averages those since a
@@ -108,13 +109,26 @@ enum Input {
 /// One candidate leak location.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
+    /// The node nearest the place.
     pub node: String,
+    /// The pipe the place is on, and how far along it from the pipe's
+    /// `from` end (0 to 1); none for a place at a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipe: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<f64>,
+    /// Coordinates of the place, where the network has them.
     pub x: Option<f64>,
     pub y: Option<f64>,
     /// The leak rate that best explains the residuals at this node, kg/s.
     pub rate_kg_s: f64,
-    /// Share of the evidence (the candidates of one alarm sum to at most 1).
+    /// Probability that the leak is on this pipe (at this node) (the
+    /// candidates of one alarm sum to at most 1).
     pub likelihood: f64,
+    /// Probability that the leak is within the search radius of this place
+    /// (`leak.search_radius_m`): what the candidates are ranked by.
+    #[serde(default)]
+    pub within_radius: f64,
 }
 
 /// A sensor's part in the explanation.
@@ -369,18 +383,23 @@ impl Model {
         (r.variance * a / (2.0 - a)).sqrt().max(self.floor(r))
     }
 
-    /// Ranks `nodes` as leak locations from the residuals `sensors` (the
-    /// zone's): for each node, the rate q that best explains each sensor's
-    /// leak effect over the last `periods` updates (since the leak's
-    /// onset) with the node's signature (weighted least squares), held to
-    /// the zone balance's estimate `rate` ± `rate_sigma`, and the misfit
-    /// χ² left; least misfit first, the best `count`. The signatures are
-    /// taken now and kept in `taken`: a signature moves with the day's
-    /// flows, so each period is matched with the one taken nearest to it.
+    /// Ranks the `places` as leak locations from the residuals `sensors`
+    /// (the zone's): for each point, the rate q that best explains each
+    /// sensor's leak effect over the last `periods` updates (since the
+    /// leak's onset) with the point's signature (weighted least squares),
+    /// held to the zone balance's estimate `rate` ± `rate_sigma`, and the
+    /// misfit χ² left. Each point's probability is its prior (its share of
+    /// the mains) times exp(−χ²/2); the points are ranked by how close to
+    /// them that probability lies (`Places::closeness`), which places a
+    /// crew where most of the evidence is rather than on the single best
+    /// fit of a noisy ridge; the best `count`, one per pipe.
+    /// The node signatures are taken now and kept in `taken`: a signature
+    /// moves with the day's flows, so each period is matched with the one
+    /// taken nearest to it.
     #[allow(clippy::too_many_arguments)]
     pub fn localize(
         &mut self,
-        nodes: &[NodeIdx],
+        places: &Places,
         sensors: &[usize],
         taken: &mut Signatures,
         periods: usize,
@@ -393,6 +412,7 @@ impl Model {
             return Vec::new();
         };
         // The signatures now: nodes × sensors.
+        let nodes = &places.nodes;
         let residuals = &self.residuals;
         let mut now = Vec::with_capacity(nodes.len() * sensors.len());
         let mut order = Vec::with_capacity(nodes.len());
@@ -458,43 +478,90 @@ impl Model {
             0.0
         };
         let rr: f64 = used.iter().map(|&(_, r, w)| w * r * r).sum();
-        let mut fits: Vec<(NodeIdx, f64, f64)> = taken
-            .order
+        let n_sensors = sensors.len();
+        let fit = |sig: &[f64]| {
+            let (mut a, mut b) = (0.0, 0.0);
+            for &(j, r, w) in &used {
+                a += w * sig[j] * r;
+                b += w * sig[j] * sig[j];
+            }
+            let q = ((a + prior * rate) / (b + prior)).max(0.0);
+            let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
+            (q, chi2)
+        };
+        if tracing::enabled!(tracing::Level::TRACE) {
+            for (&node, sig) in taken.order.iter().zip(signatures.chunks_exact(n_sensors.max(1))) {
+                let (q, chi2) = fit(sig);
+                let sig: Vec<String> = used
+                    .iter()
+                    .map(|&(j, r, w)| format!("{}:{r:.3e}/{:.3e}/{w:.1e}", self.residuals[sensors[j]].sensor, sig[j]))
+                    .collect();
+                tracing::trace!(node = node.index(), q, chi2, "candidate {}", sig.join(" "));
+            }
+        }
+        let mut sig = vec![0.0; n_sensors];
+        let fits: Vec<(f64, f64)> = places
+            .points
             .iter()
-            .zip(signatures.chunks_exact(sensors.len().max(1)))
-            .map(|(&node, sig)| {
-                let (mut a, mut b) = (0.0, 0.0);
-                for &(j, r, w) in &used {
-                    a += w * sig[j] * r;
-                    b += w * sig[j] * sig[j];
-                }
-                let q = ((a + prior * rate) / (b + prior)).max(0.0);
-                let chi2 = rr - 2.0 * q * a + q * q * b + prior * (q - rate) * (q - rate);
-                if tracing::enabled!(tracing::Level::TRACE) {
-                    let sig: Vec<String> = used
-                        .iter()
-                        .map(|&(j, r, w)| {
-                            format!("{}:{r:.3e}/{:.3e}/{w:.1e}", self.residuals[sensors[j]].sensor, sig[j])
-                        })
-                        .collect();
-                    tracing::trace!(node = node.index(), q, chi2, "candidate {}", sig.join(" "));
-                }
-                (node, q, chi2)
+            .map(|p| {
+                sig.iter_mut()
+                    .zip(places.signature(p, &signatures, n_sensors))
+                    .for_each(|(s, v)| *s = v);
+                fit(&sig)
             })
             .collect();
-        fits.sort_by(|x, y| x.2.total_cmp(&y.2));
-        let best = fits.first().map_or(0.0, |f| f.2);
-        let total: f64 = fits.iter().map(|f| (-0.5 * (f.2 - best)).exp()).sum();
-        fits.iter()
+        let best = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+        let mut probability: Vec<f64> = fits
+            .iter()
+            .zip(&places.points)
+            .map(|(f, p)| {
+                if f.1.is_finite() {
+                    p.prior_m * (-0.5 * (f.1 - best)).exp()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let total: f64 = probability.iter().sum();
+        if total.is_nan() || total <= 0.0 {
+            return Vec::new();
+        }
+        probability.iter_mut().for_each(|p| *p /= total);
+        let within = places.within(&probability);
+        let mut on_pipe = std::collections::HashMap::new();
+        for (p, pr) in places.points.iter().zip(&probability) {
+            *on_pipe.entry((p.pipe, p.a)).or_insert(0.0) += pr;
+        }
+        // Ranked by how close the probability lies (to a millionth:
+        // summation order must not decide), then by their own fit.
+        let closeness = places.closeness(&probability);
+        let key = |k: usize| (-(closeness[k] * 1e6).round() as i64, fits[k].1);
+        let mut ranked: Vec<usize> = (0..fits.len()).collect();
+        ranked.sort_by(|&x, &y| {
+            let (kx, ky) = (key(x), key(y));
+            kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1))
+        });
+        let mut listed = std::collections::HashSet::new();
+        ranked
+            .into_iter()
+            .filter(|&k| listed.insert((places.points[k].pipe, places.points[k].a)))
             .take(count)
-            .map(|&(n, rate, chi2)| {
-                let node = &self.net.nodes[n.index()];
+            .map(|k| {
+                let p = &places.points[k];
+                let (a, b) = (
+                    &self.net.nodes[nodes[p.a as usize].index()],
+                    &self.net.nodes[nodes[p.b as usize].index()],
+                );
+                let along = |u: Option<f64>, v: Option<f64>| Some((1.0 - p.x) * u? + p.x * v?);
                 Candidate {
-                    node: node.id.clone(),
-                    x: node.x,
-                    y: node.y,
-                    rate_kg_s: rate,
-                    likelihood: (-0.5 * (chi2 - best)).exp() / total,
+                    node: if p.x <= 0.5 { &a.id } else { &b.id }.clone(),
+                    pipe: p.pipe.map(|i| self.net.pipes[i.index()].id.clone()),
+                    position: p.pipe.map(|_| p.x),
+                    x: along(a.x, b.x),
+                    y: along(a.y, b.y),
+                    rate_kg_s: fits[k].0,
+                    likelihood: on_pipe[&(p.pipe, p.a)],
+                    within_radius: within[k],
                 }
             })
             .collect()

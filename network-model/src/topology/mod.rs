@@ -7,7 +7,8 @@
 //! - which nodes lose supply when an element fails ([`Topology::cut_off_by`]);
 //! - what is upstream or downstream of an element in a flow state
 //!   ([`Topology::upstream`], [`Topology::downstream`]);
-//! - which valves isolate a pipe and who loses gas then ([`Topology::isolation`]).
+//! - which valves isolate a pipe and who loses gas then ([`Topology::isolation`]);
+//! - how far apart places are along the mains ([`Topology::distances`]).
 //!
 //! Gas passes pipes in service and open valves both ways, and regulators only
 //! from inlet to outlet (they let no flow back).
@@ -16,7 +17,8 @@ mod isolation;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
@@ -82,6 +84,40 @@ impl Topology {
             }
             other => network.branch_active(other),
         }
+    }
+
+    /// Network distance (m, along the pipes; valves and regulators count
+    /// 0, whatever their state) from the nearest of `from` (nodes with the
+    /// distance they start at) to every node; `f64::INFINITY` where it is
+    /// more than `limit_m` (the search stops there).
+    pub fn distances(&self, network: &Network, from: &[(NodeIdx, f64)], limit_m: f64) -> Vec<f64> {
+        let mut dist = vec![f64::INFINITY; network.nodes.len()];
+        // Non-negative f64 bits order like the values.
+        let mut heap = BinaryHeap::new();
+        for &(n, d) in from {
+            if d <= limit_m && d < dist[n.index()] {
+                dist[n.index()] = d;
+                heap.push(Reverse((d.to_bits(), n)));
+            }
+        }
+        while let Some(Reverse((bits, n))) = heap.pop() {
+            let d = f64::from_bits(bits);
+            if d > dist[n.index()] {
+                continue;
+            }
+            for (b, m) in self.neighbours(network, n) {
+                let length = match b {
+                    BranchRef::Pipe(p) => network.pipes[p.index()].length_m,
+                    BranchRef::Valve(_) | BranchRef::Regulator(_) => 0.0,
+                };
+                let next = d + length;
+                if next <= limit_m && next < dist[m.index()] {
+                    dist[m.index()] = next;
+                    heap.push(Reverse((next.to_bits(), m)));
+                }
+            }
+        }
+        dist
     }
 
     /// Nodes reachable from in-service supplies with `removed` elements taken

@@ -256,3 +256,33 @@ fn metered_zones_are_cut_at_the_meters_whatever_the_valves() {
     // No meters: one zone.
     assert_eq!(Topology::new(&net).metered_zones(&net, &|_| false).len(), 1);
 }
+
+#[test]
+fn distances_run_along_the_pipes_and_stop_at_the_limit() {
+    let net = ring();
+    let topo = Topology::new(&net);
+    let at = |d: &[f64], id: &str| d[node(&net, id).index()];
+    // From A: valves count nothing, so A2 is at 0 and D one pipe away; C is
+    // two pipes away both ways round the ring.
+    let d = topo.distances(&net, &[(node(&net, "A"), 0.0)], f64::INFINITY);
+    for (id, m) in [
+        ("A", 0.0),
+        ("A2", 0.0),
+        ("B", 100.0),
+        ("D", 100.0),
+        ("B2", 200.0),
+        ("C", 200.0),
+        ("E", 200.0),
+    ] {
+        assert_eq!(at(&d, id), m, "{id}");
+    }
+    let near = topo.distances(&net, &[(node(&net, "A"), 0.0)], 150.0);
+    assert_eq!(at(&near, "D"), 100.0);
+    assert!(at(&near, "C").is_infinite() && at(&near, "E").is_infinite());
+    // A place 30 m along P1 from B.
+    let d = topo.distances(&net, &[(node(&net, "B"), 30.0), (node(&net, "A"), 70.0)], f64::INFINITY);
+    assert_eq!(
+        (at(&d, "B"), at(&d, "A"), at(&d, "B2"), at(&d, "D")),
+        (30.0, 70.0, 130.0, 170.0)
+    );
+}

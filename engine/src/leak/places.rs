@@ -1,0 +1,258 @@
+//! Where a leak can be in a zone: points along its mains. A leak on a pipe
+//! between nodes A and B, at a fraction x of the way from A, draws on the
+//! rest of the network exactly as withdrawals of (1 − x) of it at A and x
+//! at B would (in the linearized network, with the pipe's resistance
+//! proportional to its length: the two pieces of the pipe in series are
+//! the pipe again), so a point's signature is that mix of its ends' node
+//! signatures and costs no solve of its own. Each point carries its share
+//! of the mains as prior (leaks happen along pipes, about in proportion to
+//! their length) and the points within a crew's search radius of it.
+
+use linepack_network::Network;
+use linepack_network::ids::{NodeIdx, PipeIdx};
+use linepack_network::topology::Topology;
+
+/// Points per pipe, at the middles of equal pieces.
+const POINTS_PER_PIPE: usize = 5;
+/// Prior of a node without a main in the zone (its users' service lines), m.
+const NODE_PRIOR_M: f64 = 1.0;
+
+/// One place a leak can be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// Ends, as indices into the zone's nodes (the same for a node).
+    pub a: u32,
+    pub b: u32,
+    /// Fraction of the way from `a` to `b`.
+    pub x: f64,
+    /// The pipe the point lies on (none: at a node).
+    pub pipe: Option<PipeIdx>,
+    /// The length of main the point stands for, m.
+    pub prior_m: f64,
+}
+
+/// A zone's candidate leak places (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    /// The zone's nodes, whose signatures are solved.
+    pub nodes: Vec<NodeIdx>,
+    pub points: Vec<Point>,
+    /// For each point, the points (indices) within the radius, with their
+    /// distance from it, m.
+    near: Vec<Vec<(u32, f64)>>,
+    radius_m: f64,
+}
+
+impl Places {
+    /// The places of a zone of `nodes`: points along the pipes with both
+    /// ends in it, and the nodes without such a pipe; each with its
+    /// neighbours within `radius_m` of network distance.
+    pub fn new(network: &Network, topology: &Topology, nodes: Vec<NodeIdx>, radius_m: f64) -> Places {
+        let mut place_of = vec![u32::MAX; network.nodes.len()];
+        for (k, n) in nodes.iter().enumerate() {
+            place_of[n.index()] = k as u32;
+        }
+        let mut points = Vec::new();
+        let mut has_main = vec![false; nodes.len()];
+        // The points at each node's pipes, to find a point's neighbours.
+        let mut at_node: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
+        for (i, p) in network.pipes.iter().enumerate() {
+            let (a, b) = (place_of[p.from.index()], place_of[p.to.index()]);
+            if !p.in_service || a == u32::MAX || b == u32::MAX || a == b {
+                continue;
+            }
+            has_main[a as usize] = true;
+            has_main[b as usize] = true;
+            for k in 0..POINTS_PER_PIPE {
+                at_node[a as usize].push(points.len() as u32);
+                at_node[b as usize].push(points.len() as u32);
+                points.push(Point {
+                    a,
+                    b,
+                    x: (k as f64 + 0.5) / POINTS_PER_PIPE as f64,
+                    pipe: Some(PipeIdx::new(i)),
+                    prior_m: p.length_m / POINTS_PER_PIPE as f64,
+                });
+            }
+        }
+        for (k, _) in has_main.iter().enumerate().filter(|(_, m)| !**m) {
+            at_node[k].push(points.len() as u32);
+            points.push(Point {
+                a: k as u32,
+                b: k as u32,
+                x: 0.0,
+                pipe: None,
+                prior_m: NODE_PRIOR_M,
+            });
+        }
+        let length = |p: &Point| p.pipe.map_or(0.0, |i| network.pipes[i.index()].length_m);
+        let near = points
+            .iter()
+            .map(|p| {
+                let l = length(p);
+                let from = [(nodes[p.a as usize], p.x * l), (nodes[p.b as usize], (1.0 - p.x) * l)];
+                let d = topology.distances(network, &from, radius_m);
+                let mut near: Vec<(u32, f64)> = nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| d[n.index()].is_finite())
+                    .flat_map(|(k, _)| at_node[k].iter().copied())
+                    .filter_map(|j| {
+                        let q = &points[j as usize];
+                        let m = length(q);
+                        let via_ends = (d[nodes[q.a as usize].index()] + q.x * m)
+                            .min(d[nodes[q.b as usize].index()] + (1.0 - q.x) * m);
+                        let along = if q.pipe.is_some() && q.pipe == p.pipe {
+                            (q.x - p.x).abs() * l
+                        } else {
+                            f64::INFINITY
+                        };
+                        let d = via_ends.min(along);
+                        (d <= radius_m).then_some((j, d))
+                    })
+                    .collect();
+                near.sort_unstable_by_key(|&(j, _)| j);
+                near.dedup_by_key(|&mut (j, _)| j);
+                near
+            })
+            .collect();
+        Places {
+            nodes,
+            points,
+            near,
+            radius_m,
+        }
+    }
+
+    /// For each point, the probability that the leak is within the radius
+    /// of it, from each point's `probability`.
+    pub fn within(&self, probability: &[f64]) -> Vec<f64> {
+        self.near
+            .iter()
+            .map(|near| near.iter().map(|&(j, _)| probability[j as usize]).sum())
+            .collect()
+    }
+
+    /// For each point, how close the probability lies to it: each point
+    /// within the radius counts with 1 − its distance / the radius. A crew
+    /// sent there searches outwards; a place at the edge of a cluster of
+    /// evidence, whose radius just reaches a little more, is no better.
+    pub fn closeness(&self, probability: &[f64]) -> Vec<f64> {
+        self.near
+            .iter()
+            .map(|near| {
+                near.iter()
+                    .map(|&(j, d)| probability[j as usize] * (1.0 - d / self.radius_m).max(0.0))
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// A point's signature from its ends' (`signatures`: nodes × `sensors`).
+    pub fn signature<'a>(
+        &self,
+        point: &Point,
+        signatures: &'a [f64],
+        sensors: usize,
+    ) -> impl Iterator<Item = f64> + 'a {
+        let (a, b, x) = (point.a as usize * sensors, point.b as usize * sensors, point.x);
+        (0..sensors).map(move |j| (1.0 - x) * signatures[a + j] + x * signatures[b + j])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linepack_network::file::{self, Format};
+    use std::path::Path;
+
+    /// A–B–C in a row, 100 m pipes.
+    fn row() -> Network {
+        let text = r#"{"version": 1, "name": "row",
+            "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
+                    "compressibility": {"model": "constant", "z": 1.0}},
+            "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "C", "elevation_m": 0}],
+            "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05},
+                      {"id": "P2", "from": "B", "to": "C", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}]}"#;
+        file::parse(text, Format::Json, Path::new("row.json")).unwrap()
+    }
+
+    #[test]
+    fn points_lie_along_the_pipes_and_know_their_neighbours() {
+        let net = row();
+        let nodes: Vec<NodeIdx> = (0..3).map(NodeIdx::new).collect();
+        let places = Places::new(&net, &Topology::new(&net), nodes, 50.0);
+        assert_eq!(places.points.len(), 2 * POINTS_PER_PIPE);
+        assert!(places.points.iter().all(|p| p.prior_m == 20.0));
+        // P1 at 90 % (10 m from B) reaches P2's points up to 40 m past B,
+        // and P1's own back to 40 m.
+        let k = places
+            .points
+            .iter()
+            .position(|p| p.pipe == Some(PipeIdx::new(0)) && p.x == 0.9)
+            .unwrap();
+        let near: Vec<(usize, f64, f64)> = places.near[k]
+            .iter()
+            .map(|&(j, d)| {
+                let p = &places.points[j as usize];
+                (p.pipe.unwrap().index(), p.x, (d * 1e9).round() / 1e9)
+            })
+            .collect();
+        assert_eq!(
+            near,
+            [
+                (0, 0.5, 40.0),
+                (0, 0.7, 20.0),
+                (0, 0.9, 0.0),
+                (1, 0.1, 20.0),
+                (1, 0.3, 40.0)
+            ]
+        );
+        // A point's signature mixes its ends'.
+        let signatures = [1.0, 10.0, 2.0, 20.0, 4.0, 40.0];
+        let s: Vec<f64> = places.signature(&places.points[k], &signatures, 2).collect();
+        assert!((s[0] - 1.9).abs() < 1e-12 && (s[1] - 19.0).abs() < 1e-12, "{s:?}");
+    }
+
+    #[test]
+    fn the_place_with_most_probability_around_it_beats_the_single_best_point() {
+        let net = row();
+        let nodes: Vec<NodeIdx> = (0..3).map(NodeIdx::new).collect();
+        let places = Places::new(&net, &Topology::new(&net), nodes, 50.0);
+        // The single most probable point at the far end of P1, more of the
+        // probability spread over P2.
+        let mut probability = vec![0.0; places.points.len()];
+        probability[0] = 0.3;
+        for (j, p) in places.points.iter().enumerate() {
+            if p.pipe == Some(PipeIdx::new(1)) && p.x < 0.5 {
+                probability[j] = 0.2;
+            }
+        }
+        probability[places.points.len() - 1] = 0.1;
+        let within = places.within(&probability);
+        let best = (0..within.len())
+            .max_by(|&i, &j| within[i].total_cmp(&within[j]))
+            .unwrap();
+        // The middle of P2 has all of P2's within 40 m.
+        assert_eq!(
+            (places.points[best].pipe, places.points[best].x),
+            (Some(PipeIdx::new(1)), 0.5)
+        );
+        assert!((within[best] - 0.5).abs() < 1e-12, "{within:?}");
+        assert!(within[0] < 0.31);
+        // Closeness weighs the near more: P2's first half (0.32, its two
+        // points 20 m apart) beats its middle (0.18), whose radius holds
+        // more but farther.
+        let closeness = places.closeness(&probability);
+        let mid = places
+            .points
+            .iter()
+            .position(|p| p.pipe == Some(PipeIdx::new(1)) && p.x == 0.5)
+            .unwrap();
+        let first = mid - 2;
+        assert!((closeness[first] - 0.32).abs() < 1e-12, "{closeness:?}");
+        assert!((closeness[mid] - 0.18).abs() < 1e-12, "{closeness:?}");
+        assert!(closeness.iter().all(|&c| c <= 0.32 + 1e-12));
+    }
+}
