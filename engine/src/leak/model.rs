@@ -458,16 +458,18 @@ impl Model {
                     return None;
                 }
                 let (before, n_before) = mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS));
-                let floor = self.floor(r).powi(2);
+                // The floor bounds a reading's spread; a mean of many
+                // readings is that much surer.
+                let variance = r.variance.max(self.floor(r).powi(2));
                 let (effect, s2) = if n_before >= BASELINE_PERIODS / 4 {
                     (
                         after - before,
-                        r.variance * (1.0 / n_after as f64 + 1.0 / n_before as f64),
+                        variance * (1.0 / n_after as f64 + 1.0 / n_before as f64),
                     )
                 } else {
-                    (after, r.variance / n_after as f64)
+                    (after, variance / n_after as f64)
                 };
-                Some((j, effect, 1.0 / s2.max(floor)))
+                Some((j, effect, 1.0 / s2))
             })
             .collect();
         let signatures = taken.averaged(self.updates + 1 - (periods - skip) as u64, self.updates, sensors.len());
