@@ -439,3 +439,59 @@ pub fn summarize(outcomes: &[Outcome]) -> Summary {
         all_localized_within_300_m: within_300(&detected, |o| o.localization_m),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linepack_network::file::{self, Format};
+    use std::path::Path;
+
+    #[test]
+    fn a_candidate_is_scored_at_its_place_along_its_pipe() {
+        // A–B–C in a row, 100 m pipes; the leak 30 m along P1 from A.
+        let text = r#"{"version": 1, "name": "row",
+            "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
+                    "compressibility": {"model": "constant", "z": 1.0}},
+            "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "C", "elevation_m": 0}],
+            "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05},
+                      {"id": "P2", "from": "B", "to": "C", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05}],
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}]}"#;
+        let net = file::parse(text, Format::Json, Path::new("row.json")).unwrap();
+        let leak = TruthLeak {
+            id: "leak".into(),
+            node: "A".into(),
+            pipe: Some("P1".into()),
+            position: Some(0.3),
+            x: None,
+            y: None,
+            zone: None,
+            start: String::new(),
+            start_ms: 0,
+            end: None,
+            end_ms: None,
+            rate_kg_s: None,
+            growth_per_hour: 0.0,
+            lost_kg: 0.0,
+        };
+        let distances = leak_distances(&net, &leak);
+        let at = |node: &str, pipe: Option<&str>, position: Option<f64>| {
+            let c = Candidate {
+                node: node.into(),
+                pipe: pipe.map(Into::into),
+                position,
+                x: None,
+                y: None,
+                rate_kg_s: 0.0,
+                likelihood: 0.0,
+                within_radius: 0.0,
+            };
+            candidate_distance(&net, &leak, &distances, &c)
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // Along the same pipe, then round by B, then at a node.
+        assert!(close(at("B", Some("P1"), Some(0.7)), 40.0));
+        assert!(close(at("B", Some("P2"), Some(0.5)), 120.0));
+        assert!(close(at("C", None, None), 170.0));
+        assert!(close(at("A", None, None), 30.0));
+    }
+}
