@@ -1,7 +1,7 @@
 //! The hot loop: one thread that blocks for a batch from the ingest
-//! hand-off, drains what else is queued (up to a bound), runs it through the
-//! engine, then journals the step's transitions and only then announces
-//! them. Detection itself does no I/O; the journal write is once per step,
+//! hand-off, drains what else is queued (up to a bound, and no further once
+//! a batch changed a leak alarm), runs it through the engine, then journals
+//! the step's transitions and only then announces them. Detection itself does no I/O; the journal write is once per step,
 //! not per reading.
 
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use linepack_network::Network;
 
 use crossbeam_channel::Receiver;
 
-use crate::alarm::{Alarm, AlarmEvent, Namer, Transition};
+use crate::alarm::{Alarm, AlarmEvent, AlarmKind, Namer, Transition};
 use crate::command::{self, Command};
 use crate::engine::Engine;
 use crate::journal::{Journal, JournalError};
@@ -120,6 +120,7 @@ pub fn run(
         sensors_read.clear();
         let mut next = first;
         let mut drained = 0;
+        let mut scanned = 0;
         while let Some(batch) = next {
             stats.batches += 1;
             stats.readings += batch.readings.len() as u64;
@@ -127,7 +128,14 @@ pub fn run(
             sensors_read.extend(batch.readings.iter().map(|r| r.sensor.index() as u32));
             observer.processed(batch);
             drained += 1;
-            next = if drained < MAX_BATCHES_PER_STEP {
+            // A leak alarm's event carries the zone's report, which later
+            // periods refine: commit it with the report of its own batch, not
+            // of whatever else is queued (the same on every replay). Other
+            // alarms carry only what their transition holds, so a storm of
+            // them still shares one journal write.
+            let leak_changed = transitions[scanned..].iter().any(|t| t.key.kind == AlarmKind::Leak);
+            scanned = transitions.len();
+            next = if drained < MAX_BATCHES_PER_STEP && !leak_changed {
                 rx.try_recv()
             } else {
                 None
