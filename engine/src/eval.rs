@@ -8,7 +8,7 @@
 
 use linepack_ingest::telemetry::recording::record_line;
 use linepack_ingest::telemetry::{Batch, DecodeLimits, Decoder, Quality};
-use linepack_network::topology::Topology;
+use linepack_network::topology::{Place, Topology, distance_to};
 use linepack_network::{ElementRef, Network};
 use linepack_sim::run::{Sink, run as run_sim};
 use linepack_sim::scenario::Scenario;
@@ -218,7 +218,7 @@ pub fn score(
             .is_some_and(|z| dense_pressure_sensors(network, z)),
         false_alarms: Vec::new(),
     };
-    let distances = leak.map(|l| leak_distances(network, l));
+    let distances = leak.and_then(|l| leak_distances(network, l));
     for r in raised {
         let hit = leak.is_some_and(|l| r.ts_ms >= l.start_ms && l.zone.as_deref() == Some(r.zone.as_str()));
         if hit && out.detected_after_s.is_none() {
@@ -227,7 +227,7 @@ pub fn score(
             out.estimated_rate_kg_s = Some(r.rate_kg_s);
             let distance = |top: &Option<Candidate>| {
                 let (top, d) = (top.as_ref()?, distances.as_ref()?);
-                Some(candidate_distance(network, l, d, top)).filter(|d| d.is_finite())
+                Some(candidate_distance(network, d, top)).filter(|d| d.is_finite())
             };
             out.localization_m = distance(&r.top);
             out.localization_late_m = distance(&r.top_late);
@@ -266,40 +266,30 @@ fn truth_end_ms(t: &Truth) -> i64 {
     linepack_ingest::telemetry::time::parse_rfc3339_ms(&t.end).unwrap_or(0)
 }
 
-/// Network distance (m, along pipes; valves and regulators count 0) from
-/// the leak's place to every node.
-fn leak_distances(network: &Network, leak: &TruthLeak) -> Vec<f64> {
-    // A pipe leak is at a position along the pipe; a node leak at the node.
-    let pipe = leak
-        .pipe
-        .as_deref()
-        .and_then(|id| network.find(id))
-        .and_then(|e| match e {
-            ElementRef::Pipe(p) => Some(&network.pipes[p.index()]),
-            _ => None,
-        });
-    let from = match (pipe, leak.position) {
-        (Some(p), Some(x)) => vec![(p.from, x * p.length_m), (p.to, (1.0 - x) * p.length_m)],
-        _ => network.find_node(&leak.node).map(|n| (n, 0.0)).into_iter().collect(),
-    };
-    Topology::new(network).distances(network, &from, f64::INFINITY)
+/// Where a leak or a candidate is: along its pipe where it names one and a
+/// position, else at its node.
+fn place(network: &Network, node: &str, pipe: Option<&str>, position: Option<f64>) -> Option<Place> {
+    match (pipe.and_then(|id| network.find(id)), position) {
+        (Some(ElementRef::Pipe(i)), Some(x)) => Some(Place::Pipe(i, x)),
+        _ => network.find_node(node).map(Place::Node),
+    }
 }
 
-/// Network distance from the leak to a candidate: to its place along its
-/// pipe, or to its node; `distances` from [`leak_distances`].
-fn candidate_distance(network: &Network, leak: &TruthLeak, distances: &[f64], c: &Candidate) -> f64 {
-    let on_pipe = c.pipe.as_deref().and_then(|id| network.find(id)).zip(c.position);
-    let Some((ElementRef::Pipe(i), x)) = on_pipe else {
-        return network
-            .find_node(&c.node)
-            .map_or(f64::INFINITY, |n| distances[n.index()]);
-    };
-    let p = &network.pipes[i.index()];
-    let via_ends = (distances[p.from.index()] + x * p.length_m).min(distances[p.to.index()] + (1.0 - x) * p.length_m);
-    match (leak.pipe.as_deref(), leak.position) {
-        (Some(id), Some(at)) if id == p.id => via_ends.min((x - at).abs() * p.length_m),
-        _ => via_ends,
-    }
+/// The leak's place, and the network distance (m, along pipes; valves and
+/// regulators count 0) from it to every node.
+fn leak_distances(network: &Network, leak: &TruthLeak) -> Option<(Place, Vec<f64>)> {
+    let start = place(network, &leak.node, leak.pipe.as_deref(), leak.position)?;
+    Some((
+        start,
+        Topology::new(network).distances_from(network, start, f64::INFINITY),
+    ))
+}
+
+/// Network distance from the leak to a candidate's place; the leak's from
+/// [`leak_distances`].
+fn candidate_distance(network: &Network, (start, distances): &(Place, Vec<f64>), c: &Candidate) -> f64 {
+    place(network, &c.node, c.pipe.as_deref(), c.position)
+        .map_or(f64::INFINITY, |at| distance_to(network, distances, *start, at))
 }
 
 /// The figures the acceptance asks for, over a set of outcomes.
@@ -443,20 +433,11 @@ pub fn summarize(outcomes: &[Outcome]) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linepack_network::file::{self, Format};
-    use std::path::Path;
 
     #[test]
     fn a_candidate_is_scored_at_its_place_along_its_pipe() {
         // A–B–C in a row, 100 m pipes; the leak 30 m along P1 from A.
-        let text = r#"{"version": 1, "name": "row",
-            "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
-                    "compressibility": {"model": "constant", "z": 1.0}},
-            "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "C", "elevation_m": 0}],
-            "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05},
-                      {"id": "P2", "from": "B", "to": "C", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05}],
-            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}]}"#;
-        let net = file::parse(text, Format::Json, Path::new("row.json")).unwrap();
+        let net = crate::leak::places::tests::row();
         let leak = TruthLeak {
             id: "leak".into(),
             node: "A".into(),
@@ -473,7 +454,7 @@ mod tests {
             growth_per_hour: 0.0,
             lost_kg: 0.0,
         };
-        let distances = leak_distances(&net, &leak);
+        let distances = leak_distances(&net, &leak).expect("the leak's pipe is in the network");
         let at = |node: &str, pipe: Option<&str>, position: Option<f64>| {
             let c = Candidate {
                 node: node.into(),
@@ -485,7 +466,7 @@ mod tests {
                 likelihood: 0.0,
                 within_radius: 0.0,
             };
-            candidate_distance(&net, &leak, &distances, &c)
+            candidate_distance(&net, &distances, &c)
         };
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         // Along the same pipe, then round by B, then at a node.

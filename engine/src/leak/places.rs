@@ -10,7 +10,7 @@
 
 use linepack_network::Network;
 use linepack_network::ids::{NodeIdx, PipeIdx};
-use linepack_network::topology::Topology;
+use linepack_network::topology::{Place, Topology, distance_to};
 
 /// Points per pipe, at the middles of equal pieces.
 const POINTS_PER_PIPE: usize = 5;
@@ -85,29 +85,22 @@ impl Places {
                 prior_m: NODE_PRIOR_M,
             });
         }
-        let length = |p: &Point| p.pipe.map_or(0.0, |i| network.pipes[i.index()].length_m);
+        let place = |p: &Point| match p.pipe {
+            Some(i) => Place::Pipe(i, p.x),
+            None => Place::Node(nodes[p.a as usize]),
+        };
         let near = points
             .iter()
             .map(|p| {
-                let l = length(p);
-                let from = [(nodes[p.a as usize], p.x * l), (nodes[p.b as usize], (1.0 - p.x) * l)];
-                let d = topology.distances(network, &from, radius_m);
+                let start = place(p);
+                let d = topology.distances_from(network, start, radius_m);
                 let mut near: Vec<(u32, f64)> = nodes
                     .iter()
                     .enumerate()
                     .filter(|(_, n)| d[n.index()].is_finite())
                     .flat_map(|(k, _)| at_node[k].iter().copied())
                     .filter_map(|j| {
-                        let q = &points[j as usize];
-                        let m = length(q);
-                        let via_ends = (d[nodes[q.a as usize].index()] + q.x * m)
-                            .min(d[nodes[q.b as usize].index()] + (1.0 - q.x) * m);
-                        let along = if q.pipe.is_some() && q.pipe == p.pipe {
-                            (q.x - p.x).abs() * l
-                        } else {
-                            f64::INFINITY
-                        };
-                        let d = via_ends.min(along);
+                        let d = distance_to(network, &d, start, place(&points[j as usize]));
                         (d <= radius_m).then_some((j, d))
                     })
                     .collect();
@@ -161,13 +154,13 @@ impl Places {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use linepack_network::file::{self, Format};
     use std::path::Path;
 
-    /// A–B–C in a row, 100 m pipes.
-    fn row() -> Network {
+    /// A–B–C in a row, 100 m pipes (also eval's test network).
+    pub(crate) fn row() -> Network {
         let text = r#"{"version": 1, "name": "row",
             "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
                     "compressibility": {"model": "constant", "z": 1.0}},

@@ -8,7 +8,8 @@
 //! - what is upstream or downstream of an element in a flow state
 //!   ([`Topology::upstream`], [`Topology::downstream`]);
 //! - which valves isolate a pipe and who loses gas then ([`Topology::isolation`]);
-//! - how far apart places are along the mains ([`Topology::distances`]).
+//! - how far apart places are along the mains ([`Topology::distances`],
+//!   [`distance_to`]).
 //!
 //! Gas passes pipes in service and open valves both ways, and regulators only
 //! from inlet to outlet (they let no flow back).
@@ -27,6 +28,32 @@ pub use isolation::Isolation;
 use crate::ids::*;
 use crate::network::Network;
 use crate::solver::SteadyState;
+
+/// A place in the network: a node, or a fraction of the way along a pipe
+/// from its `from` end (a leak, a candidate location).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Place {
+    Node(NodeIdx),
+    Pipe(PipeIdx, f64),
+}
+
+/// Network distance to `place` given `distances` to every node from
+/// `start` ([`Topology::distances_from`]): out of a pipe through either
+/// end, or along the pipe when `start` lies on the same one.
+pub fn distance_to(network: &Network, distances: &[f64], start: Place, place: Place) -> f64 {
+    match place {
+        Place::Node(n) => distances[n.index()],
+        Place::Pipe(i, x) => {
+            let p = &network.pipes[i.index()];
+            let via_ends =
+                (distances[p.from.index()] + x * p.length_m).min(distances[p.to.index()] + (1.0 - x) * p.length_m);
+            match start {
+                Place::Pipe(j, at) if j == i => via_ends.min((x - at).abs() * p.length_m),
+                _ => via_ends,
+            }
+        }
+    }
+}
 
 /// The graph of one network. Node `i` of the graph is node `i` of the
 /// network; each edge carries its branch.
@@ -118,6 +145,21 @@ impl Topology {
             }
         }
         dist
+    }
+
+    /// [`Topology::distances`] from one place.
+    pub fn distances_from(&self, network: &Network, start: Place, limit_m: f64) -> Vec<f64> {
+        match start {
+            Place::Node(n) => self.distances(network, &[(n, 0.0)], limit_m),
+            Place::Pipe(i, x) => {
+                let p = &network.pipes[i.index()];
+                self.distances(
+                    network,
+                    &[(p.from, x * p.length_m), (p.to, (1.0 - x) * p.length_m)],
+                    limit_m,
+                )
+            }
+        }
     }
 
     /// Nodes reachable from in-service supplies with `removed` elements taken

@@ -285,4 +285,15 @@ fn distances_run_along_the_pipes_and_stop_at_the_limit() {
         (at(&d, "B"), at(&d, "A"), at(&d, "B2"), at(&d, "D")),
         (30.0, 70.0, 130.0, 170.0)
     );
+    // The same from the place itself, and on to places along pipes.
+    let (Some(ElementRef::Pipe(p1)), Some(ElementRef::Pipe(p2))) = (net.find("P1"), net.find("P2")) else {
+        panic!()
+    };
+    let start = Place::Pipe(p1, 0.7);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    let from_place = topo.distances_from(&net, start, f64::INFINITY);
+    assert!(from_place.iter().zip(&d).all(|(a, b)| close(*a, *b)), "{from_place:?}");
+    assert!(close(distance_to(&net, &d, start, Place::Pipe(p1, 0.2)), 50.0));
+    assert!(close(distance_to(&net, &d, start, Place::Pipe(p2, 0.5)), 80.0));
+    assert!(close(distance_to(&net, &d, start, Place::Node(node(&net, "A"))), 70.0));
 }
