@@ -22,6 +22,8 @@ const MIN_SCALE_KG_S: f64 = 1e-3;
 const MIN_RELATIVE_SIGMA: f64 = 5e-4;
 /// Weight of the newest sample once a window's spread has seen this many.
 const SPREAD_MEMORY: f64 = 2000.0;
+/// Periods before an onset that make a baseline for the step at it.
+const MIN_BEFORE_PERIODS: usize = 15;
 
 /// What made the test fire, for the alarm's explanation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -279,6 +281,40 @@ impl BalanceTest {
         best.map(|(_, k, step)| (self.recent[k].0, step))
     }
 
+    /// The onset of a standing alarm, found first at `previous_ms`:
+    /// [`onset`](Self::onset) refines it while the periods kept hold at
+    /// least as many before it as after it. A leak older than that pushes
+    /// the time before it out, and the best split of what is left is
+    /// noise: then the previous onset stands, with the step at it.
+    pub fn standing_onset(&self, previous_ms: i64) -> Option<(i64, f64)> {
+        let (first, last) = (self.recent.front()?.0, self.recent.back()?.0);
+        if previous_ms - first >= last - previous_ms {
+            return self.onset();
+        }
+        Some((previous_ms, self.step_at(previous_ms)?))
+    }
+
+    /// The mean imbalance from `since_ms` on, less the mean before it where
+    /// enough of that is kept (the imbalance is centred on the expected
+    /// use, so none kept counts as zero).
+    fn step_at(&self, since_ms: i64) -> Option<f64> {
+        let (mut before, mut after) = ((0.0, 0usize), (0.0, 0usize));
+        for &(t, e, _) in &self.recent {
+            let side = if t < since_ms { &mut before } else { &mut after };
+            side.0 += e;
+            side.1 += 1;
+        }
+        if after.1 == 0 {
+            return None;
+        }
+        let before = if before.1 >= MIN_BEFORE_PERIODS {
+            before.0 / before.1 as f64
+        } else {
+            0.0
+        };
+        Some(after.0 / after.1 as f64 - before)
+    }
+
     /// Every window below the clear level and the CUSUM back at zero.
     pub fn cleared(&self, now_ms: i64) -> bool {
         let th = self.thresholds;
@@ -362,5 +398,29 @@ mod tests {
         let (t, v) = raised.expect("a persistent step raises");
         assert!(t - 1440 <= 15, "within a window: {t}");
         assert!(v.rate_kg_s > 0.0 && !v.cusum);
+    }
+
+    #[test]
+    fn an_onset_stands_once_the_time_before_it_is_gone() {
+        let mut b = test();
+        let step = |t: usize| if t >= 1440 { 0.03 } else { 0.0 };
+        for t in 0..1460 {
+            b.push(t as i64 * 60_000, noise(t) + step(t), 1.0, t < 1440, t >= 60);
+        }
+        let onset = 1440 * 60_000;
+        // Raised a few minutes late; refined while the hour kept is mostly before.
+        let raised = 1445 * 60_000;
+        assert_eq!(
+            b.standing_onset(raised).map(|o| o.0),
+            Some(onset),
+            "refined while fresh"
+        );
+        // The test keeps an hour; 100 minutes into the leak all of it is leak.
+        for t in 1460..1540 {
+            b.push(t as i64 * 60_000, noise(t) + step(t), 1.0, false, true);
+        }
+        let (since, rate) = b.standing_onset(onset).expect("an onset");
+        assert_eq!(since, onset);
+        assert!((rate - 0.03).abs() < 0.005, "the step, not a split of the leak: {rate}");
     }
 }

@@ -626,7 +626,10 @@ impl LeakDetector {
                 continue;
             }
             let Some(report) = &zone.report else { continue };
-            let (since, rate) = zone.test.onset().unwrap_or((report.since_ms, report.rate_kg_s));
+            let (since, rate) = zone
+                .test
+                .standing_onset(report.since_ms)
+                .unwrap_or((report.since_ms, report.rate_kg_s));
             let sigma = report.sigma_kg_s;
             let (candidates, residuals) = self.locate(z, t, since, rate, sigma);
             let zone = &mut self.zones[z];

@@ -29,13 +29,25 @@ const TRANSIENT_PERIODS: usize = 2;
 /// Periods before the onset whose mean residual is the baseline.
 const BASELINE_PERIODS: usize = 60;
 
-/// The candidates' signatures (the zone's sensors' response to one more
-/// kg/s at each node) as taken at each localization of one alarm, with the
-/// update each was taken at.
+/// What the localizations of one alarm keep between them: the candidates'
+/// signatures (the zone's sensors' response to one more kg/s at each node)
+/// as taken at each localization, with the update each was taken at; and
+/// each sensor's baseline (its mean residual over the hour before the
+/// onset), which the history stops reaching a few hours into the leak.
 #[derive(Clone, Debug, Default)]
 pub struct Signatures {
     order: Vec<NodeIdx>,
     taken: Vec<(u64, Vec<f64>)>,
+    baselines: Vec<Option<Baseline>>,
+}
+
+/// A sensor's mean residual over the periods before an onset.
+#[derive(Clone, Copy, Debug)]
+struct Baseline {
+    /// The first update after the onset it was taken for.
+    onset: u64,
+    mean: f64,
+    periods: usize,
 }
 
 impl Signatures {
@@ -407,6 +419,7 @@ impl Model {
         rate_sigma: f64,
         count: usize,
     ) -> Vec<Candidate> {
+        let onset = (self.updates + 1).saturating_sub(periods as u64);
         let periods = periods.clamp(1, HISTORY);
         let Some(state) = self.state.as_mut() else {
             return Vec::new();
@@ -424,11 +437,10 @@ impl Model {
             return Vec::new();
         }
         if taken.order != order {
-            *taken = Signatures {
-                order,
-                taken: Vec::new(),
-            };
+            taken.order = order;
+            taken.taken.clear();
         }
+        taken.baselines.resize(sensors.len(), None);
         taken.taken.push((self.updates, now));
         // Older than any history a fit can reach: memory stays bounded
         // however long the alarm stands.
@@ -446,6 +458,10 @@ impl Model {
         } else {
             0
         };
+        // Once the history no longer reaches before the onset, the
+        // baseline kept from an earlier localization stands in: the learned
+        // bias alone, hours older, made confident wrong places.
+        let reaches_onset = onset + HISTORY as u64 > self.updates;
         let used: Vec<(usize, f64, f64)> = sensors
             .iter()
             .enumerate()
@@ -457,17 +473,32 @@ impl Model {
                 if n_after == 0 {
                     return None;
                 }
-                let (before, n_before) = mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS));
+                let (mean, n) = if reaches_onset {
+                    mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS))
+                } else {
+                    (0.0, 0)
+                };
+                let fresh = (n >= BASELINE_PERIODS / 4).then_some(Baseline {
+                    onset,
+                    mean,
+                    periods: n,
+                });
+                let kept = taken.baselines[j];
+                let baseline = match (fresh, kept) {
+                    (Some(f), Some(k)) if k.onset == onset && k.periods > f.periods => Some(k),
+                    (Some(f), _) => Some(f),
+                    (None, k) => k,
+                };
+                taken.baselines[j] = baseline;
                 // The floor bounds a reading's spread; a mean of many
                 // readings is that much surer.
                 let variance = r.variance.max(self.floor(r).powi(2));
-                let (effect, s2) = if n_before >= BASELINE_PERIODS / 4 {
-                    (
-                        after - before,
-                        variance * (1.0 / n_after as f64 + 1.0 / n_before as f64),
-                    )
-                } else {
-                    (after, variance / n_after as f64)
+                let (effect, s2) = match baseline {
+                    Some(b) => (
+                        after - b.mean,
+                        variance * (1.0 / n_after as f64 + 1.0 / b.periods as f64),
+                    ),
+                    None => (after, variance / n_after as f64),
                 };
                 Some((j, effect, 1.0 / s2))
             })
@@ -622,6 +653,7 @@ mod tests {
         let taken = Signatures {
             order: vec![NodeIdx::new(0), NodeIdx::new(1)],
             taken: vec![(10, vec![1.0, 2.0]), (20, vec![3.0, 6.0])],
+            baselines: Vec::new(),
         };
         // Updates 11..=15 nearest the first (15 ties, the earlier stands),
         // 16..=20 the second.
