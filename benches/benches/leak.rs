@@ -2,8 +2,9 @@
 //! and 59 flow sensors compared with the model): one update (measured
 //! inputs in, a time step of the network with storage, every residual and
 //! its learning) — the per-period cost on the hot path; and one
-//! localization of a district (81 candidate nodes, one Jacobian solve
-//! each), paid when a leak alarm is raised or refined.
+//! localization of a district (81 candidate nodes, one solve with the
+//! factored Jacobian each) and of the trunk (576 nodes), paid when a leak
+//! alarm is raised or refined.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use linepack_benches::city_network;
@@ -52,6 +53,17 @@ fn model(c: &mut Criterion) {
     let sensors = m.residuals_in(|n| zone.nodes.contains(&n));
     let places = Places::new(&network, &Topology::new(&network), zone.nodes.clone(), 300.0);
     group.bench_function("localize_district_81_nodes", |b| {
+        b.iter(|| {
+            let mut taken = Signatures::default();
+            m.localize(&places, &sensors, &mut taken, 15, 0.006, 0.001, 5)
+        })
+    });
+    // The trunk: the largest zone, every node a candidate.
+    let trunk = network.zones.iter().find(|z| z.id == "Z-MP").expect("trunk Z-MP");
+    let sensors = m.residuals_in(|n| trunk.nodes.contains(&n));
+    let places = Places::new(&network, &Topology::new(&network), trunk.nodes.clone(), 300.0);
+    group.sample_size(10);
+    group.bench_function(format!("localize_trunk_{}_nodes", trunk.nodes.len()), |b| {
         b.iter(|| {
             let mut taken = Signatures::default();
             m.localize(&places, &sensors, &mut taken, 15, 0.006, 0.001, 5)

@@ -75,6 +75,9 @@ pub(crate) struct Newton {
     values: Vec<f64>,
     pipe_linear: Vec<PipeLinear>,
     ldu: NumericLdu,
+    /// `ldu` holds the factors of `values` as they stand: the withdrawal
+    /// steps from one linearization share one factorization.
+    factored: bool,
     rhs: Vec<f64>,
     work: Vec<f64>,
     /// faer's LU, only for layouts that need pivoting.
@@ -145,6 +148,7 @@ impl Newton {
             .resize(layout.branches.len() - layout.n_kept, PipeLinear::default());
         self.values.clear();
         self.values.extend_from_slice(&layout.values_template);
+        self.factored = false;
         self.rhs.clear();
         self.rhs.resize(layout.n_system(), 0.0);
     }
@@ -286,8 +290,14 @@ impl Newton {
 
         let ldu = layout.ldu.as_ref().expect("a non-empty system has a structure");
         if !layout.needs_pivoting.get() {
-            match ldu.factor(&self.values, &mut self.ldu) {
+            let factored = if self.factored {
+                Ok(())
+            } else {
+                ldu.factor(&self.values, &mut self.ldu)
+            };
+            match factored {
                 Ok(()) => {
+                    self.factored = true;
                     ldu.solve(&self.ldu, &mut self.rhs, &mut self.work);
                     self.dx[..n_system].copy_from_slice(&self.rhs);
                     return true;
@@ -368,6 +378,7 @@ impl Newton {
             Which::Current => (&self.x, &mut self.r),
             Which::Trial => (&self.x_trial, &mut self.r_trial),
         };
+        self.factored = false;
         let values = &mut self.values;
         values.copy_from_slice(&layout.values_template);
         let gas = &network.gas;
