@@ -1,8 +1,8 @@
 //! The hot loop: one thread that blocks for a batch from the ingest
 //! hand-off, drains what else is queued (up to a bound, and no further once
 //! a batch changed a leak alarm), runs it through the engine, then journals
-//! the step's transitions and only then announces them. Detection itself does no I/O; the journal write is once per step,
-//! not per reading.
+//! the step's transitions and only then announces them. Detection itself
+//! does no I/O; the journal write is once per step, not per reading.
 
 use std::time::{Duration, Instant};
 
