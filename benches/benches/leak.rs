@@ -51,7 +51,8 @@ fn model(c: &mut Criterion) {
     });
     let zone = network.zones.iter().find(|z| z.id == "Z12").expect("district Z12");
     let sensors = m.residuals_in(|n| zone.nodes.contains(&n));
-    let places = Places::new(&network, &Topology::new(&network), zone.nodes.clone(), 300.0);
+    let topology = Topology::new(&network);
+    let places = Places::new(&network, &topology, zone.nodes.clone(), 300.0);
     group.bench_function("localize_district_81_nodes", |b| {
         b.iter(|| {
             let mut taken = Signatures::default();
@@ -61,7 +62,7 @@ fn model(c: &mut Criterion) {
     // The trunk: the largest zone, every node a candidate.
     let trunk = network.zones.iter().find(|z| z.id == "Z-MP").expect("trunk Z-MP");
     let sensors = m.residuals_in(|n| trunk.nodes.contains(&n));
-    let places = Places::new(&network, &Topology::new(&network), trunk.nodes.clone(), 300.0);
+    let places = Places::new(&network, &topology, trunk.nodes.clone(), 300.0);
     group.sample_size(10);
     group.bench_function(format!("localize_trunk_{}_nodes", trunk.nodes.len()), |b| {
         b.iter(|| {

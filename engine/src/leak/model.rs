@@ -458,10 +458,6 @@ impl Model {
         } else {
             0
         };
-        // Once the history no longer reaches before the onset, the
-        // baseline kept from an earlier localization stands in: the learned
-        // bias alone, hours older, made confident wrong places.
-        let reaches_onset = onset + HISTORY as u64 > self.updates;
         let used: Vec<(usize, f64, f64)> = sensors
             .iter()
             .enumerate()
@@ -473,11 +469,10 @@ impl Model {
                 if n_after == 0 {
                     return None;
                 }
-                let (mean, n) = if reaches_onset {
-                    mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS))
-                } else {
-                    (0.0, 0)
-                };
+                // Once the history no longer reaches before the onset, the
+                // baseline kept from an earlier localization stands in: the
+                // learned bias alone, hours older, made confident wrong places.
+                let (mean, n) = mean_finite(newest_first().skip(periods).take(BASELINE_PERIODS));
                 let fresh = (n >= BASELINE_PERIODS / 4).then_some(Baseline {
                     onset,
                     mean,
