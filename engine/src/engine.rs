@@ -293,11 +293,18 @@ impl Engine {
     }
 
     /// Judges the leak detector's periods that are due; its conditions go
-    /// to the system book (a leak's source is its zone).
+    /// to the book of their source: a leak's (its zone) to the system
+    /// book, a faulty meter's to its sensor's shard.
     fn leak_step(&mut self, out: &mut Vec<Transition>) {
         let Some(leak) = &mut self.leak else { return };
         leak.advance(self.clock_ms, &mut self.leak_conditions);
-        settle(&mut self.leak_conditions, &mut self.system, &self.priorities, out);
+        let mut conditions = std::mem::take(&mut self.leak_conditions);
+        for c in conditions.drain(..) {
+            let priority = c.priority.unwrap_or(self.priorities[c.key.kind as usize]);
+            self.book(&c.key)
+                .condition(c.key, c.active, c.ts_ms, c.value, c.limit, priority, out);
+        }
+        self.leak_conditions = conditions;
     }
 
     /// The report of a zone's leak alarm (candidates, explanation).
@@ -536,6 +543,13 @@ impl Engine {
             && let Some(leak) = &mut self.leak
         {
             leak.assume(z);
+        }
+        if key.kind == AlarmKind::MeterStep
+            && alarm.active
+            && let Source::Sensor(s) = key.source
+            && let Some(leak) = &mut self.leak
+        {
+            leak.assume_faulty(s, alarm.value);
         }
         if key.kind == AlarmKind::SequenceGap
             && alarm.active

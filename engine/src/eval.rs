@@ -37,6 +37,15 @@ pub struct Raised {
     pub top_late: Option<Candidate>,
 }
 
+/// A user's meter taken as faulty (a `meter_step` alarm) during a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MeterStepRaised {
+    pub sensor: String,
+    pub ts_ms: i64,
+    /// The scenario had a fault on that sensor then (scored runs only).
+    pub true_fault: bool,
+}
+
 /// Localization is scored on the candidates as they stand this long after
 /// the alarm (they are refined as residuals accumulate) ...
 pub const LOCALIZATION_AFTER_MS: i64 = 15 * 60_000;
@@ -74,6 +83,8 @@ pub struct Outcome {
     pub dense_pressure_sensors: bool,
     /// Leak alarms raised where or when there was no leak.
     pub false_alarms: Vec<Raised>,
+    /// Meters taken as faulty instead of a leak.
+    pub meter_steps: Vec<MeterStepRaised>,
 }
 
 /// Feeds a simulation's telemetry to an engine as a replay would: each
@@ -88,6 +99,8 @@ pub struct EngineSink<'a> {
     transitions: Vec<Transition>,
     /// Leak alarms raised so far.
     pub raised: Vec<Raised>,
+    /// Meters taken as faulty so far.
+    pub meter_steps: Vec<MeterStepRaised>,
 }
 
 impl<'a> EngineSink<'a> {
@@ -109,6 +122,7 @@ impl<'a> EngineSink<'a> {
             batch: Batch::default(),
             rejects: Vec::new(),
             transitions: Vec::new(),
+            meter_steps: Vec::new(),
             raised: Vec::new(),
         })
     }
@@ -127,6 +141,17 @@ impl<'a> EngineSink<'a> {
             }
         }
         for t in self.transitions.drain(..) {
+            if t.key.kind == AlarmKind::MeterStep
+                && t.active
+                && matches!(t.from, AlarmState::Normal | AlarmState::ReturnedUnacknowledged)
+                && let Source::Sensor(s) = t.key.source
+            {
+                self.meter_steps.push(MeterStepRaised {
+                    sensor: self.network.sensors[s as usize].id.clone(),
+                    ts_ms: t.ts_ms,
+                    true_fault: false,
+                });
+            }
             if t.key.kind == AlarmKind::Leak
                 && t.active
                 && t.to == AlarmState::Unacknowledged
@@ -171,20 +196,26 @@ impl Sink for EngineSink<'_> {
     }
 }
 
-/// Simulates `scenario` on `network` through a fresh engine; returns the
-/// leak alarms raised and the ground truth.
+/// What one scenario's run raised, and its ground truth.
+pub struct Run {
+    pub raised: Vec<Raised>,
+    pub meter_steps: Vec<MeterStepRaised>,
+    pub truth: Truth,
+}
+
+/// Simulates `scenario` on `network` through a fresh engine.
 ///
 /// # Errors
 /// When the engine cannot start on this configuration or the simulation fails.
-pub fn run_scenario(
-    network: &Network,
-    config: &EngineConfig,
-    scenario: Scenario,
-) -> anyhow::Result<(Vec<Raised>, Truth)> {
+pub fn run_scenario(network: &Network, config: &EngineConfig, scenario: Scenario) -> anyhow::Result<Run> {
     let mut sink = EngineSink::new(network, config)?;
     let mut sim = Simulation::new(network, scenario)?;
     let truth = run_sim(&mut sim, &mut sink, |_| {})?;
-    Ok((sink.raised, truth))
+    Ok(Run {
+        raised: sink.raised,
+        meter_steps: sink.meter_steps,
+        truth,
+    })
 }
 
 /// Scores a run against its truth.
@@ -194,9 +225,9 @@ pub fn score(
     variant: &str,
     leak_percent: Option<f64>,
     learning_days: f64,
-    raised: &[Raised],
-    truth: &Truth,
+    run: &Run,
 ) -> Outcome {
+    let (raised, truth) = (&run.raised, &run.truth);
     let start = truth_start_ms(truth);
     let days = (truth_end_ms(truth) - start) as f64 / 86_400_000.0;
     let leak = truth.leaks.first();
@@ -217,6 +248,17 @@ pub fn score(
             .and_then(|l| l.zone.as_deref())
             .is_some_and(|z| dense_pressure_sensors(network, z)),
         false_alarms: Vec::new(),
+        meter_steps: run
+            .meter_steps
+            .iter()
+            .map(|m| MeterStepRaised {
+                true_fault: truth
+                    .faults
+                    .iter()
+                    .any(|f| f.sensor == m.sensor && f.start_ms <= m.ts_ms && f.end_ms.is_none_or(|e| m.ts_ms <= e)),
+                ..m.clone()
+            })
+            .collect(),
     };
     let distances = leak.and_then(|l| leak_distances(network, l));
     for r in raised {

@@ -206,3 +206,62 @@ fn a_home_meter_reading_gas_back_is_a_fault_not_a_leak() {
     assert!(worst < 1e-3, "imbalance up to {worst} kg/s with the faulty meter");
     assert!(probe.sink.raised.is_empty(), "{:?}", probe.sink.raised);
 }
+
+#[test]
+fn a_large_users_meter_reading_low_is_a_faulty_meter_not_a_leak() {
+    let net = network();
+    // The plant on the trunk: its meter reads 0.01 kg/s low (about an
+    // eighth of its use, so its readings stay positive) for two hours
+    // after learning. The trunk's balance loses 0.01 kg/s, as a leak at
+    // the plant's node would make it.
+    let (meter, sensor) = net
+        .sensors
+        .iter()
+        .enumerate()
+        .find(|(_, s)| match s.at {
+            linepack_network::ElementRef::Consumer(c) => {
+                s.kind == SensorKind::Flow
+                    && net.consumers[c.index()].kind == linepack_network::network::ConsumerKind::Industrial
+            }
+            _ => false,
+        })
+        .expect("a plant's meter");
+    let text = format!(
+        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"8h\"\nseed = 5\n\
+         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
+         [[fault]]\nsensor = \"{}\"\nkind = \"bias\"\nstart = \"4h\"\nend = \"6h\"\nvalue = -0.01\n",
+        sensor.id
+    );
+    let file: ScenarioFile = toml::from_str(&text).unwrap();
+    let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), "Z-MP");
+    assert!(probe.sink.raised.is_empty(), "leak alarms: {:?}", probe.sink.raised);
+    let steps = &probe.sink.meter_steps;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    let start = 1_795_392_000_000 + 4 * 3_600_000;
+    assert_eq!(steps[0].sensor, sensor.id);
+    assert!(
+        (start..start + 15 * 60_000).contains(&steps[0].ts_ms),
+        "found {} min after the fault started",
+        (steps[0].ts_ms - start) / 60_000
+    );
+    // Corrected in the balance while it stands: the trunk closes again
+    // within a quarter of an hour of the fault's start and end.
+    let late = probe
+        .samples
+        .iter()
+        .filter(|b| {
+            let since_start = b.t_ms - start;
+            let since_end = b.t_ms - (start + 2 * 3_600_000);
+            since_start > 15 * 60_000 && !(0..15 * 60_000).contains(&since_end)
+        })
+        .map(|b| b.imbalance_kg_s.abs())
+        .fold(0.0, f64::max);
+    assert!(late < 1e-3, "imbalance up to {late} kg/s with the meter corrected");
+    // Back to reading true, the meter's alarm has cleared.
+    let key = linepack_engine::alarm::AlarmKey {
+        kind: linepack_engine::alarm::AlarmKind::MeterStep,
+        source: linepack_engine::alarm::Source::Sensor(meter as u32),
+    };
+    let alarm = probe.sink.engine.alarm(&key).expect("the meter's alarm");
+    assert!(!alarm.active, "{alarm:?}");
+}

@@ -203,6 +203,12 @@ impl Namer<'_> {
                 None => format!("{source}: suspected leak, {v:.4} kg/s unaccounted for"),
             },
             (AlarmKind::Leak, false) => format!("{source}: zone balance normal again ({v:.4} kg/s)"),
+            (AlarmKind::MeterStep, true) => format!(
+                "{source}{at}: reading fell at once by {:.4} kg/s, what the zone's balance lost ({l:.4} kg/s): \
+                 a faulty meter, not a leak; corrected by that much in the balance until it reads true again",
+                -v
+            ),
+            (AlarmKind::MeterStep, false) => format!("{source}{at}: reading true again, correction removed"),
         };
         match &t.actor {
             Some(a) => {

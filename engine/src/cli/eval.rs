@@ -92,15 +92,14 @@ pub fn run(
                         break;
                     };
                     let t0 = Instant::now();
-                    let outcome = run_scenario(&network, &config, scenario.clone()).map(|(raised, truth)| {
+                    let outcome = run_scenario(&network, &config, scenario.clone()).map(|run| {
                         score(
                             &network,
                             &entry.file,
                             &entry.variant,
                             entry.leak.as_ref().and_then(|l| l.percent_of_inflow),
                             learning_days,
-                            &raised,
-                            &truth,
+                            &run,
                         )
                     });
                     if let Ok(o) = &outcome {
@@ -162,6 +161,14 @@ fn describe(o: &Outcome) -> String {
     };
     if !o.false_alarms.is_empty() {
         s.push_str(&format!(", {} false alarm(s)", o.false_alarms.len()));
+    }
+    for m in &o.meter_steps {
+        let what = if m.true_fault {
+            "a faulty meter"
+        } else {
+            "NOT a faulty meter"
+        };
+        s.push_str(&format!(", meter step {} ({what})", m.sensor));
     }
     s
 }

@@ -112,7 +112,8 @@ impl BalanceTest {
         }
     }
 
-    fn longest(&self) -> usize {
+    /// Periods the test keeps (its longest window).
+    pub fn longest(&self) -> usize {
         self.windows.iter().map(|w| w.periods).max().unwrap_or(1)
     }
 
@@ -343,6 +344,17 @@ impl BalanceTest {
     }
 
     /// Restored as in alarm: the next periods decide whether it clears.
+    /// Takes `delta` kg/s off every kept period from `since_ms` on, and
+    /// starts the CUSUM again: the imbalance since then was a meter's
+    /// doing, now corrected, not the zone's.
+    pub fn rebase(&mut self, since_ms: i64, delta: f64) {
+        for r in self.recent.iter_mut().filter(|r| r.0 >= since_ms) {
+            r.1 -= delta;
+        }
+        self.block_sum = self.recent.iter().rev().take(self.block_n).map(|r| r.1 / r.2).sum();
+        self.cusum = 0.0;
+    }
+
     pub fn assume_alarm(&mut self) {
         self.cusum = self.thresholds.cusum_threshold;
     }

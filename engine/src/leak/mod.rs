@@ -16,11 +16,15 @@
 //! ```
 //!
 //! A zone with a boundary meter missing is not judged for that period.
+//! When the test fires, a user's meter whose reading fell by the imbalance
+//! at its onset ([`meters`]) is a faulty meter, not a leak: a `meter_step`
+//! alarm on it, and its reading corrected until it steps back.
 //! A leak alarm (source: the zone) carries a [`LeakReport`]: the estimated
 //! rate, which test fired, how far above the usual spread and since when,
 //! the sensors whose residuals stand out, and the candidate nodes.
 
 pub mod balance;
+pub mod meters;
 pub mod model;
 pub mod places;
 pub mod profile;
@@ -41,6 +45,7 @@ use crate::config::LeakConfig;
 use crate::detect::{Condition, NEVER};
 use crate::sensors::SensorTable;
 use balance::{BalanceTest, Thresholds, Verdict};
+use meters::{Cause, UserReadings};
 use model::{Candidate, Model, ResidualNote, Signatures};
 use places::Places;
 use profile::Correction;
@@ -161,12 +166,32 @@ impl Watched {
     }
 }
 
+/// A user's meter in a zone's balance.
+#[derive(Clone, Copy, Debug)]
+struct MeteredUser {
+    watched: usize,
+    consumer: usize,
+    sensor: u32,
+}
+
+/// A user's meter found reading low: its reading is corrected by
+/// `offset_kg_s` in the balance and the model until it reads true again.
+#[derive(Clone, Copy, Debug)]
+struct FaultyMeter {
+    /// Position in the zone's `users`.
+    user: usize,
+    offset_kg_s: f64,
+}
+
 /// One balance zone.
 struct Zone {
     /// Boundary meters (watched index) with +1 into the zone, −1 out.
     meters: Vec<(usize, f64)>,
-    /// Metered users (watched index, consumer index).
-    users: Vec<(usize, usize)>,
+    /// Metered users.
+    users: Vec<MeteredUser>,
+    /// Their readings, to tell a faulty meter from a leak.
+    readings: UserReadings,
+    faulty: Option<FaultyMeter>,
     /// Unmetered users (consumer index).
     unmetered: Vec<usize>,
     pipes: Vec<PipeIdx>,
@@ -253,6 +278,8 @@ impl LeakDetector {
             .map(|z| Zone {
                 meters: Vec::new(),
                 users: Vec::new(),
+                readings: UserReadings::default(),
+                faulty: None,
                 unmetered: Vec::new(),
                 pipes: Vec::new(),
                 places: Places::default(),
@@ -311,7 +338,11 @@ impl LeakDetector {
                     metered_consumer[c.index()] = true;
                     if let Some(z) = zone(network.consumers[c.index()].node) {
                         let w = watch(i, &mut watched);
-                        zones[z as usize].users.push((w, c.index()));
+                        zones[z as usize].users.push(MeteredUser {
+                            watched: w,
+                            consumer: c.index(),
+                            sensor: i as u32,
+                        });
                     }
                     continue;
                 }
@@ -404,6 +435,9 @@ impl LeakDetector {
                 zones[z as usize].pipes.push(PipeIdx::new(k));
             }
         }
+        for zone in &mut zones {
+            zone.readings = UserReadings::new(zone.users.len(), zone.test.longest());
+        }
         for (z, zone) in zones.iter().enumerate() {
             if let Some(why) = &zone.unbalanced {
                 tracing::info!(zone = %table.zone_names[z], "no balance for this zone: {why}");
@@ -466,6 +500,22 @@ impl LeakDetector {
         }
     }
 
+    /// A faulty meter's alarm restored active from the journal: its
+    /// reading is corrected again by what it fell (`step_kg_s`, negative)
+    /// until it reads true.
+    pub fn assume_faulty(&mut self, sensor: u32, step_kg_s: f64) {
+        for zone in &mut self.zones {
+            if let Some(user) = zone.users.iter().position(|u| u.sensor == sensor)
+                && step_kg_s.is_finite()
+            {
+                zone.faulty = Some(FaultyMeter {
+                    user,
+                    offset_kg_s: -step_kg_s,
+                });
+            }
+        }
+    }
+
     /// The report of a zone's leak alarm, while it has one.
     pub fn report(&self, zone: u32) -> Option<&LeakReport> {
         self.zones.get(zone as usize)?.report.as_ref()
@@ -503,7 +553,17 @@ impl LeakDetector {
     }
 
     fn judge(&mut self, t: i64, out: &mut Vec<Condition>) {
-        let values: Vec<Option<f64>> = self.watched.iter().map(|w| w.at(t, self.max_age_ms)).collect();
+        let raw: Vec<Option<f64>> = self.watched.iter().map(|w| w.at(t, self.max_age_ms)).collect();
+        // A meter found reading low is corrected, for the balance and the
+        // model alike.
+        let mut values = raw.clone();
+        for zone in &self.zones {
+            if let Some(f) = zone.faulty
+                && let Some(v) = &mut values[zone.users[f.user].watched]
+            {
+                *v += f.offset_kg_s;
+            }
+        }
         let value = |s: u32| {
             let w = self.watch_of[s as usize];
             if w == u32::MAX { None } else { values[w as usize] }
@@ -536,9 +596,9 @@ impl LeakDetector {
                     None => complete = false,
                 }
             }
-            for &(w, c) in &zone.users {
-                match values[w] {
-                    Some(v) => users += metered_use(v).unwrap_or(expected[c]),
+            for u in &zone.users {
+                match values[u.watched] {
+                    Some(v) => users += metered_use(v).unwrap_or(expected[u.consumer]),
                     None => complete = false,
                 }
             }
@@ -565,6 +625,8 @@ impl LeakDetector {
             let normal = !zone.alarm && (learning || !zone.test.suspect(t));
             // Scale: what the zone's users are expected to draw.
             zone.test.push(t, e, expect + users, normal, !learning);
+            // A faulty meter's steps are its user's (its bias is constant).
+            zone.readings.push(t, zone.users.iter().map(|u| raw[u.watched]), normal);
             if normal {
                 // The profile's expectation before the correction.
                 let corr = zone.correction.at(t, self.utc_offset_ms);
@@ -574,8 +636,57 @@ impl LeakDetector {
             if learning {
                 continue;
             }
+            if let Some(f) = zone.faulty
+                && let Some(since) = zone.readings.returned(f.user, f.offset_kg_s)
+            {
+                // The meter reads true again: since then the correction
+                // made the zone look `offset` short.
+                zone.faulty = None;
+                zone.test.rebase(since, -f.offset_kg_s);
+                out.push(Condition {
+                    key: AlarmKey {
+                        kind: AlarmKind::MeterStep,
+                        source: Source::Sensor(zone.users[f.user].sensor),
+                    },
+                    active: false,
+                    ts_ms: t,
+                    value: 0.0,
+                    limit: f.offset_kg_s,
+                    priority: None,
+                });
+            }
             if !zone.alarm {
                 if let Some(v) = zone.test.raised(t) {
+                    if zone.faulty.is_none() {
+                        match zone.readings.cause(v.since_ms, -v.rate_kg_s) {
+                            // Judged again next period: a delay of a
+                            // minute or two, only when a meter fell.
+                            Cause::TooSoon => continue,
+                            Cause::Meter(step) => {
+                                // Not a leak: the meter is corrected, and
+                                // the imbalance since its step with it.
+                                let offset = -step.step_kg_s;
+                                zone.faulty = Some(FaultyMeter {
+                                    user: step.user,
+                                    offset_kg_s: offset,
+                                });
+                                zone.test.rebase(step.at_ms, offset);
+                                out.push(Condition {
+                                    key: AlarmKey {
+                                        kind: AlarmKind::MeterStep,
+                                        source: Source::Sensor(zone.users[step.user].sensor),
+                                    },
+                                    active: true,
+                                    ts_ms: t,
+                                    value: step.step_kg_s,
+                                    limit: v.rate_kg_s,
+                                    priority: None,
+                                });
+                                continue;
+                            }
+                            Cause::NotAMeter => {}
+                        }
+                    }
                     zone.alarm = true;
                     zone.signatures = Signatures::default();
                     out.push(Condition {
