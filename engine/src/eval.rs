@@ -358,6 +358,10 @@ pub struct Summary {
     pub localized_within_300_m_late: f64,
     /// Every detected leak, whatever its zone's sensors, 15 minutes after.
     pub all_localized_within_300_m: f64,
+    /// Users' meters taken as faulty (`meter_step` alarms), and of those
+    /// the ones without a fault on that meter then.
+    pub meter_steps: usize,
+    pub meter_steps_without_fault: usize,
 }
 
 /// Detection by leak size.
@@ -468,6 +472,12 @@ pub fn summarize(outcomes: &[Outcome]) -> Summary {
         localization_scored: scored.len(),
         localized_within_300_m: within_300(&scored, |o| o.localization_m),
         localized_within_300_m_late: within_300(&scored, |o| o.localization_late_m),
+        meter_steps: outcomes.iter().map(|o| o.meter_steps.len()).sum(),
+        meter_steps_without_fault: outcomes
+            .iter()
+            .flat_map(|o| &o.meter_steps)
+            .filter(|m| !m.true_fault)
+            .count(),
         all_localized_within_300_m: within_300(&detected, |o| o.localization_m),
     }
 }

@@ -8,9 +8,10 @@ use std::path::Path;
 use linepack_engine::config::EngineConfig;
 use linepack_engine::eval::EngineSink;
 use linepack_engine::leak::BalanceSample;
+use linepack_network::ElementRef;
 use linepack_network::Network;
 use linepack_network::file::{self, Format};
-use linepack_network::network::SensorKind;
+use linepack_network::network::{Consumer, ConsumerKind, Sensor, SensorKind};
 use linepack_sim::generate::{CityConfig, city};
 use linepack_sim::run::{Sink, run};
 use linepack_sim::scenario::{Scenario, ScenarioFile};
@@ -46,6 +47,31 @@ fn scenario(net: &Network, hours: f64, leak: Option<(&str, f64)>) -> Scenario {
             "[[leak]]\nnode = \"{node}\"\nstart = \"4h\"\nrate_kg_s = {rate}\n"
         ));
     }
+    let file: ScenarioFile = toml::from_str(&text).unwrap();
+    Scenario::resolve(&file, net, 0).unwrap()
+}
+
+/// The first user's meter (index, sensor) whose user `pick` takes.
+fn users_meter(net: &Network, pick: impl Fn(&Consumer) -> bool) -> (usize, &Sensor) {
+    net.sensors
+        .iter()
+        .enumerate()
+        .find(|(_, s)| match s.at {
+            ElementRef::Consumer(c) => s.kind == SensorKind::Flow && pick(&net.consumers[c.index()]),
+            _ => false,
+        })
+        .expect("a meter at such a user")
+}
+
+/// Clean telemetry with `meter` reading 0.01 kg/s low from `during.0` to
+/// `during.1`.
+fn biased(net: &Network, hours: f64, meter: &str, during: (&str, &str)) -> Scenario {
+    let text = format!(
+        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"{hours}h\"\nseed = 5\n\
+         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
+         [[fault]]\nsensor = \"{meter}\"\nkind = \"bias\"\nstart = \"{}\"\nend = \"{}\"\nvalue = -0.01\n",
+        during.0, during.1
+    );
     let file: ScenarioFile = toml::from_str(&text).unwrap();
     Scenario::resolve(&file, net, 0).unwrap()
 }
@@ -119,7 +145,7 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
         .iter()
         .filter(|s| s.kind == SensorKind::Pressure)
         .filter_map(|s| match s.at {
-            linepack_network::ElementRef::Node(n) if zone.nodes.contains(&n) => Some(n),
+            ElementRef::Node(n) if zone.nodes.contains(&n) => Some(n),
             _ => None,
         })
         .find(|n| !net.regulators.iter().any(|r| r.to == *n))
@@ -181,27 +207,10 @@ fn a_home_meter_reading_gas_back_is_a_fault_not_a_leak() {
     let zone = net.zones.iter().find(|z| z.id == ZONE).unwrap();
     // A home's meter in the zone, biased by -0.01 kg/s (a hundred times a
     // home's use) for an hour after learning.
-    let meter = net
-        .sensors
-        .iter()
-        .find(|s| match s.at {
-            linepack_network::ElementRef::Consumer(c) => {
-                let c = &net.consumers[c.index()];
-                s.kind == SensorKind::Flow
-                    && c.kind == linepack_network::network::ConsumerKind::Residential
-                    && zone.nodes.contains(&c.node)
-            }
-            _ => false,
-        })
-        .expect("a home's meter in the zone");
-    let text = format!(
-        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"5h\"\nseed = 5\n\
-         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
-         [[fault]]\nsensor = \"{}\"\nkind = \"bias\"\nstart = \"3h30m\"\nend = \"4h30m\"\nvalue = -0.01\n",
-        meter.id
-    );
-    let file: ScenarioFile = toml::from_str(&text).unwrap();
-    let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), ZONE);
+    let (_, meter) = users_meter(&net, |c| {
+        c.kind == ConsumerKind::Residential && zone.nodes.contains(&c.node)
+    });
+    let probe = simulate(&net, biased(&net, 5.0, &meter.id, ("3h30m", "4h30m")), ZONE);
     let worst = probe.samples.iter().map(|b| b.imbalance_kg_s.abs()).fold(0.0, f64::max);
     assert!(worst < 1e-3, "imbalance up to {worst} kg/s with the faulty meter");
     assert!(probe.sink.raised.is_empty(), "{:?}", probe.sink.raised);
@@ -214,26 +223,8 @@ fn a_large_users_meter_reading_low_is_a_faulty_meter_not_a_leak() {
     // eighth of its use, so its readings stay positive) for two hours
     // after learning. The trunk's balance loses 0.01 kg/s, as a leak at
     // the plant's node would make it.
-    let (meter, sensor) = net
-        .sensors
-        .iter()
-        .enumerate()
-        .find(|(_, s)| match s.at {
-            linepack_network::ElementRef::Consumer(c) => {
-                s.kind == SensorKind::Flow
-                    && net.consumers[c.index()].kind == linepack_network::network::ConsumerKind::Industrial
-            }
-            _ => false,
-        })
-        .expect("a plant's meter");
-    let text = format!(
-        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"8h\"\nseed = 5\n\
-         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
-         [[fault]]\nsensor = \"{}\"\nkind = \"bias\"\nstart = \"4h\"\nend = \"6h\"\nvalue = -0.01\n",
-        sensor.id
-    );
-    let file: ScenarioFile = toml::from_str(&text).unwrap();
-    let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), "Z-MP");
+    let (meter, sensor) = users_meter(&net, |c| c.kind == ConsumerKind::Industrial);
+    let probe = simulate(&net, biased(&net, 8.0, &sensor.id, ("4h", "6h")), "Z-MP");
     assert!(probe.sink.raised.is_empty(), "leak alarms: {:?}", probe.sink.raised);
     let steps = &probe.sink.meter_steps;
     assert_eq!(steps.len(), 1, "{steps:?}");

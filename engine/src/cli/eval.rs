@@ -236,6 +236,10 @@ fn print_table(s: &Summary, outcomes: &[Outcome]) {
         "false leak alarms: {} in {:.1} simulated days without a leak ({:.3} per day)",
         s.false_alarms, s.normal_days, s.false_alarms_per_day
     );
+    println!(
+        "users' meters taken as faulty instead of a leak: {} ({} without a fault on that meter)",
+        s.meter_steps, s.meter_steps_without_fault
+    );
     for o in outcomes {
         for a in &o.false_alarms {
             println!(

@@ -298,7 +298,7 @@ impl BalanceTest {
     /// The mean imbalance from `since_ms` on, less the mean before it where
     /// enough of that is kept (the imbalance is centred on the expected
     /// use, so none kept counts as zero).
-    fn step_at(&self, since_ms: i64) -> Option<f64> {
+    pub fn step_at(&self, since_ms: i64) -> Option<f64> {
         let (mut before, mut after) = ((0.0, 0usize), (0.0, 0usize));
         for &(t, e, _) in &self.recent {
             let side = if t < since_ms { &mut before } else { &mut after };

@@ -658,7 +658,7 @@ impl LeakDetector {
             if !zone.alarm {
                 if let Some(v) = zone.test.raised(t) {
                     if zone.faulty.is_none() {
-                        match zone.readings.cause(v.since_ms, -v.rate_kg_s) {
+                        match zone.readings.cause(|at| zone.test.step_at(at), v.sigma_kg_s) {
                             // Judged again next period: a delay of a
                             // minute or two, only when a meter fell.
                             Cause::TooSoon => continue,

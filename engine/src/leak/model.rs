@@ -556,9 +556,11 @@ impl Model {
         }
         probability.iter_mut().for_each(|p| *p /= total);
         let within = places.within(&probability);
+        // A point's pipe (a lone node: the node).
+        let pipe_of = |k: usize| (places.points[k].pipe, places.points[k].a);
         let mut on_pipe = std::collections::HashMap::new();
-        for (p, pr) in places.points.iter().zip(&probability) {
-            *on_pipe.entry((p.pipe, p.a)).or_insert(0.0) += pr;
+        for (k, pr) in probability.iter().enumerate() {
+            *on_pipe.entry(pipe_of(k)).or_insert(0.0) += pr;
         }
         // Ranked by how close the probability lies (to a millionth:
         // summation order must not decide), then by their own fit.
@@ -572,7 +574,7 @@ impl Model {
         let mut listed = std::collections::HashSet::new();
         ranked
             .into_iter()
-            .filter(|&k| listed.insert((places.points[k].pipe, places.points[k].a)))
+            .filter(|&k| listed.insert(pipe_of(k)))
             .take(count)
             .map(|k| {
                 let p = &places.points[k];
@@ -588,7 +590,7 @@ impl Model {
                     x: along(a.x, b.x),
                     y: along(a.y, b.y),
                     rate_kg_s: fits[k].0,
-                    likelihood: on_pipe[&(p.pipe, p.a)],
+                    likelihood: on_pipe[&pipe_of(k)],
                     within_radius: within[k],
                 }
             })
