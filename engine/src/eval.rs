@@ -35,6 +35,9 @@ pub struct Raised {
     pub top: Option<Candidate>,
     /// ... and as refined up to [`LATE_LOCALIZATION_AFTER_MS`].
     pub top_late: Option<Candidate>,
+    /// The balance meter the alarm named as explaining it as well, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meter_alternative: Option<String>,
 }
 
 /// A user's meter taken as faulty (a `meter_step` alarm) during a run.
@@ -78,6 +81,10 @@ pub struct Outcome {
     pub localization_m: Option<f64>,
     /// ... and an hour after it.
     pub localization_late_m: Option<f64>,
+    /// The balance meter the detecting alarm named as explaining it as
+    /// well, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meter_alternative: Option<String>,
     /// The leak's zone has at least one pressure sensor per 50 nodes (the
     /// localization figure of the acceptance counts these leaks).
     pub dense_pressure_sensors: bool,
@@ -169,6 +176,7 @@ impl<'a> EngineSink<'a> {
                     }),
                     top_late: top.clone(),
                     top,
+                    meter_alternative: report.and_then(|r| r.meter_alternative.as_ref().map(|m| m.sensor.clone())),
                 });
             }
         }
@@ -244,6 +252,7 @@ pub fn score(
         estimated_rate_kg_s: None,
         localization_m: None,
         localization_late_m: None,
+        meter_alternative: None,
         dense_pressure_sensors: leak
             .and_then(|l| l.zone.as_deref())
             .is_some_and(|z| dense_pressure_sensors(network, z)),
@@ -273,6 +282,7 @@ pub fn score(
             };
             out.localization_m = distance(&r.top);
             out.localization_late_m = distance(&r.top_late);
+            out.meter_alternative.clone_from(&r.meter_alternative);
         } else if !hit {
             out.false_alarms.push(r.clone());
         }

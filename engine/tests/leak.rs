@@ -67,10 +67,15 @@ fn users_meter(net: &Network, pick: impl Fn(&Consumer) -> bool) -> (usize, &Sens
 /// Clean telemetry with `meter` reading 0.01 kg/s low from `during.0` to
 /// `during.1`.
 fn biased(net: &Network, hours: f64, meter: &str, during: (&str, &str)) -> Scenario {
+    off_by(net, hours, meter, during, -0.01)
+}
+
+/// ... reading `bias` kg/s off.
+fn off_by(net: &Network, hours: f64, meter: &str, during: (&str, &str), bias: f64) -> Scenario {
     let text = format!(
         "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"{hours}h\"\nseed = 5\n\
          [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
-         [[fault]]\nsensor = \"{meter}\"\nkind = \"bias\"\nstart = \"{}\"\nend = \"{}\"\nvalue = -0.01\n",
+         [[fault]]\nsensor = \"{meter}\"\nkind = \"bias\"\nstart = \"{}\"\nend = \"{}\"\nvalue = {bias}\n",
         during.0, during.1
     );
     let file: ScenarioFile = toml::from_str(&text).unwrap();
@@ -175,6 +180,8 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
     assert_eq!(raised.len(), 1, "{raised:?}");
     let alarm = &raised[0];
     assert_eq!(alarm.zone, ZONE);
+    // The pressures moved: no meter alone explains it.
+    assert_eq!(alarm.meter_alternative, None);
     assert!(
         alarm.ts_ms >= start && alarm.ts_ms <= start + 5 * 60_000,
         "raised at {}",
@@ -288,4 +295,29 @@ fn a_faulty_meter_restored_from_the_journal_stays_corrected_until_it_reads_true(
     );
     let alarm = probe.sink.engine.alarm(&key).expect("the meter's alarm");
     assert!(!alarm.active, "{alarm:?}");
+}
+
+#[test]
+fn a_district_feeds_meter_reading_high_is_named_beside_the_leak() {
+    let net = network();
+    // A district regulator's meter reads 0.01 kg/s high: the district's
+    // balance gains what a leak at that feed would take, and nothing else
+    // moves. A leak alarm, which says the meter explains it as well.
+    let zone = net.zones.iter().find(|z| z.id == ZONE).unwrap();
+    let meter = net
+        .sensors
+        .iter()
+        .find(|s| match s.at {
+            ElementRef::Regulator(r) => {
+                s.kind == SensorKind::Flow && zone.nodes.contains(&net.regulators[r.index()].to)
+            }
+            _ => false,
+        })
+        .expect("a metered feed of the zone");
+    let probe = simulate(&net, off_by(&net, 5.0, &meter.id, ("4h", "5h"), 0.01), ZONE);
+    assert_eq!(probe.sink.raised.len(), 1, "{:?}", probe.sink.raised);
+    assert_eq!(
+        probe.sink.raised[0].meter_alternative.as_deref(),
+        Some(meter.id.as_str())
+    );
 }

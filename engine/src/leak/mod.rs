@@ -16,9 +16,10 @@
 //! ```
 //!
 //! A zone with a boundary meter missing is not judged for that period.
-//! When the test fires, a user's meter whose reading fell by the imbalance
-//! at its onset ([`meters`]) is a faulty meter, not a leak: a `meter_step`
-//! alarm on it, and its reading corrected until it steps back.
+//! When the test fires, a user's meter whose reading fell by what the
+//! balance rose at that moment ([`meters`]) is a faulty meter, not a leak:
+//! a `meter_step` alarm on it, and its reading corrected until it steps
+//! back.
 //! A leak alarm (source: the zone) carries a [`LeakReport`]: the estimated
 //! rate, which test fired, how far above the usual spread and since when,
 //! the sensors whose residuals stand out, and the candidate nodes.
@@ -46,7 +47,7 @@ use crate::detect::{Condition, NEVER};
 use crate::sensors::SensorTable;
 use balance::{BalanceTest, Thresholds, Verdict};
 use meters::{Cause, UserReadings};
-use model::{Candidate, Model, ResidualNote, Signatures};
+use model::{Candidate, MeterAlternative, Model, ResidualNote, Signatures};
 use places::Places;
 use profile::Correction;
 
@@ -94,6 +95,10 @@ pub struct LeakReport {
     pub search_radius_m: f64,
     /// Sensors whose model residuals stand out most.
     pub residuals: Vec<ResidualNote>,
+    /// A balance meter reading wrong that explains the residuals about as
+    /// well as the best place (a leak at its feed and the meter look alike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meter_alternative: Option<MeterAlternative>,
     /// One sentence for operators.
     pub explanation: String,
 }
@@ -199,8 +204,11 @@ struct Zone {
     places: Places,
     /// Sensors in or at the zone, for the explanation.
     sensors: Vec<u32>,
-    /// The model's residuals that see into the zone (localization).
+    /// The model's residuals that see into the zone (localization), and
+    /// each one's sign in the zone's balance (+1 a meter into the zone,
+    /// −1 out, 0 none of its meters).
     residuals: Vec<usize>,
+    balance_signs: Vec<f64>,
     /// Why the zone cannot be balanced, if it cannot.
     unbalanced: Option<String>,
     correction: Correction,
@@ -285,6 +293,7 @@ impl LeakDetector {
                 places: Places::default(),
                 sensors: Vec::new(),
                 residuals: model.residuals_in(|n| zone_of_node[n.index()] == Some(z as u32)),
+                balance_signs: Vec::new(),
                 unbalanced: None,
                 correction: Correction::new(c.period_s),
                 test: BalanceTest::new(&c.windows_min, c.period_s, thresholds),
@@ -437,6 +446,14 @@ impl LeakDetector {
         }
         for zone in &mut zones {
             zone.readings = UserReadings::new(zone.users.len(), zone.test.longest());
+            zone.balance_signs = zone
+                .residuals
+                .iter()
+                .map(|&k| {
+                    let w = watch_of[model.residual_sensor(k) as usize] as usize;
+                    zone.meters.iter().find(|m| m.0 == w).map_or(0.0, |m| m.1)
+                })
+                .collect();
         }
         for (z, zone) in zones.iter().enumerate() {
             if let Some(why) = &zone.unbalanced {
@@ -742,7 +759,7 @@ impl LeakDetector {
                 .standing_onset(report.since_ms)
                 .unwrap_or((report.since_ms, report.rate_kg_s));
             let sigma = report.sigma_kg_s;
-            let (candidates, residuals) = self.locate(z, t, since, rate, sigma);
+            let (candidates, residuals, alternative) = self.locate(z, t, since, rate, sigma);
             let zone = &mut self.zones[z];
             zone.relocalize_ms = t + if t - since < 30 * 60_000 {
                 RELOCALIZE_MS
@@ -752,6 +769,7 @@ impl LeakDetector {
             if let Some(report) = &mut zone.report {
                 report.candidates = candidates;
                 report.residuals = residuals;
+                report.meter_alternative = alternative;
                 report.rate_kg_s = rate;
                 report.since_ms = since;
                 report.since = format_rfc3339_ms(since);
@@ -759,8 +777,9 @@ impl LeakDetector {
         }
     }
 
-    /// Zone `z`'s candidate locations and standing-out residuals, from the
-    /// residuals since `since_ms` (at least the last five periods).
+    /// Zone `z`'s candidate locations, standing-out residuals and a meter
+    /// that would explain them as well, from the residuals since
+    /// `since_ms` (at least the last five periods).
     fn locate(
         &mut self,
         z: usize,
@@ -768,7 +787,7 @@ impl LeakDetector {
         since_ms: i64,
         rate: f64,
         sigma: f64,
-    ) -> (Vec<Candidate>, Vec<ResidualNote>) {
+    ) -> (Vec<Candidate>, Vec<ResidualNote>, Option<MeterAlternative>) {
         let periods = ((t - since_ms) / self.period_ms + 1).max(5) as usize;
         let zone = &mut self.zones[z];
         let candidates = self.model.localize(
@@ -781,11 +800,19 @@ impl LeakDetector {
             self.config.candidates,
         );
         let residuals = self.model.notable(&zone.sensors, &self.sensor_names, NOTABLE);
-        (candidates, residuals)
+        let alternative = self.model.meter_alternative(
+            &zone.residuals,
+            &zone.balance_signs,
+            &zone.signatures,
+            rate,
+            sigma,
+            &self.sensor_names,
+        );
+        (candidates, residuals, alternative)
     }
 
     fn explain(&mut self, z: usize, v: Verdict, t: i64) -> LeakReport {
-        let (candidates, residuals) = self.locate(z, t, v.since_ms, v.rate_kg_s, v.sigma_kg_s);
+        let (candidates, residuals, alternative) = self.locate(z, t, v.since_ms, v.rate_kg_s, v.sigma_kg_s);
         let zone = self.zone_names[z].clone();
         let test = if v.cusum {
             format!(
@@ -811,6 +838,16 @@ impl LeakDetector {
                 100.0 * top.within_radius
             ));
         }
+        if let Some(m) = &alternative {
+            let how = if m.bias_kg_s >= 0.0 { "high" } else { "low" };
+            explanation.push_str(&format!(
+                "; or meter {} reading {:.4} kg/s {how} (fits as well: χ² {:.1} against {:.1}), check it",
+                m.sensor,
+                m.bias_kg_s.abs(),
+                m.chi2,
+                m.place_chi2
+            ));
+        }
         if !residuals.is_empty() {
             let notes: Vec<String> = residuals
                 .iter()
@@ -830,6 +867,7 @@ impl LeakDetector {
             candidates,
             search_radius_m: self.config.search_radius_m,
             residuals,
+            meter_alternative: alternative,
             explanation,
         }
     }

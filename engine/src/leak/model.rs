@@ -33,13 +33,33 @@ const BASELINE_PERIODS: usize = 60;
 /// signatures (the zone's sensors' response to one more kg/s at each node)
 /// as taken at each localization, with the update each was taken at; and
 /// each sensor's baseline (its mean residual over the hour before the
-/// onset), which the history stops reaching a few hours into the leak.
+/// onset), which the history stops reaching a few hours into the leak;
+/// and what the last one fitted: each used sensor's (position, effect,
+/// weight) and the best place's χ².
 #[derive(Clone, Debug, Default)]
 pub struct Signatures {
     order: Vec<NodeIdx>,
     taken: Vec<(u64, Vec<f64>)>,
     baselines: Vec<Option<Baseline>>,
+    effects: Vec<(usize, f64, f64)>,
+    best_chi2: f64,
 }
+
+/// A boundary meter reading wrong by `bias_kg_s` explains the residuals
+/// about as well as a leak at the best place (χ² `chi2` against
+/// `place_chi2`): a leak at the meter's own feed and the meter reading
+/// high look alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeterAlternative {
+    pub sensor: String,
+    pub bias_kg_s: f64,
+    pub chi2: f64,
+    pub place_chi2: f64,
+}
+
+/// A meter's bias is named as an alternative when its χ² is at most this
+/// much above the best place's (a likelihood ratio of e).
+const ALTERNATIVE_CHI2: f64 = 2.0;
 
 /// A sensor's mean residual over the periods before an onset.
 #[derive(Clone, Copy, Debug)]
@@ -381,6 +401,11 @@ impl Model {
             .collect()
     }
 
+    /// The sensor residual `k` is of.
+    pub fn residual_sensor(&self, k: usize) -> u32 {
+        self.residuals[k].sensor
+    }
+
     /// The smallest spread a residual is trusted to.
     fn floor(&self, r: &Residual) -> f64 {
         match r.measures {
@@ -539,6 +564,8 @@ impl Model {
             })
             .collect();
         let best = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+        taken.effects = used;
+        taken.best_chi2 = best;
         let mut probability: Vec<f64> = fits
             .iter()
             .zip(&places.points)
@@ -597,6 +624,48 @@ impl Model {
             .collect()
     }
 
+    /// Whether one of the zone's balance meters reading wrong explains the
+    /// effects of the last localization (`taken`) about as well as the best
+    /// place: `sensors` the zone's residuals, `signs` each one's sign in
+    /// the zone's balance (+1 a meter into the zone, −1 out, 0 not a
+    /// balance meter: its bias would not show in the balance); the bias is
+    /// held to the balance's `rate` ± `rate_sigma` as a leak's rate is.
+    pub fn meter_alternative(
+        &self,
+        sensors: &[usize],
+        signs: &[f64],
+        taken: &Signatures,
+        rate: f64,
+        rate_sigma: f64,
+        names: &[String],
+    ) -> Option<MeterAlternative> {
+        let prior = if rate_sigma > 0.0 && rate_sigma.is_finite() {
+            1.0 / (rate_sigma * rate_sigma)
+        } else {
+            0.0
+        };
+        let rr: f64 = taken.effects.iter().map(|&(_, r, w)| w * r * r).sum();
+        taken
+            .effects
+            .iter()
+            .filter(|&&(j, _, _)| signs[j] != 0.0)
+            .map(|&(j, r, w)| {
+                // Only sensor j is off, by b; the balance sees sign × b.
+                let sign = signs[j];
+                let b = (w * r + prior * sign * rate) / (w + prior);
+                let chi2 = rr - w * r * r + w * (r - b) * (r - b) + prior * (sign * b - rate).powi(2);
+                (j, b, chi2)
+            })
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .filter(|&(_, _, chi2)| chi2 <= taken.best_chi2 + ALTERNATIVE_CHI2)
+            .map(|(j, b, chi2)| MeterAlternative {
+                sensor: names[self.residuals[sensors[j]].sensor as usize].clone(),
+                bias_kg_s: b,
+                chi2,
+                place_chi2: taken.best_chi2,
+            })
+    }
+
     /// The sensors whose short residual stands out most, for the
     /// explanation: (sensor, residual, spread), largest |z| first.
     pub fn notable(&self, sensors: &[u32], names: &[String], count: usize) -> Vec<ResidualNote> {
@@ -650,7 +719,7 @@ mod tests {
         let taken = Signatures {
             order: vec![NodeIdx::new(0), NodeIdx::new(1)],
             taken: vec![(10, vec![1.0, 2.0]), (20, vec![3.0, 6.0])],
-            baselines: Vec::new(),
+            ..Signatures::default()
         };
         // Updates 11..=15 nearest the first (15 ties, the earlier stands),
         // 16..=20 the second.
