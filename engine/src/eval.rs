@@ -35,7 +35,8 @@ pub struct Raised {
     pub top: Option<Candidate>,
     /// ... and as refined up to [`LATE_LOCALIZATION_AFTER_MS`].
     pub top_late: Option<Candidate>,
-    /// The balance meter the alarm named as explaining it as well, if any.
+    /// The balance meter the alarm named as explaining it as well, if any,
+    /// as the report stands [`LOCALIZATION_AFTER_MS`] after the alarm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meter_alternative: Option<String>,
 }
@@ -82,7 +83,7 @@ pub struct Outcome {
     /// ... and an hour after it.
     pub localization_late_m: Option<f64>,
     /// The balance meter the detecting alarm named as explaining it as
-    /// well, if any.
+    /// well, if any, 15 minutes after it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meter_alternative: Option<String>,
     /// The leak's zone has at least one pressure sensor per 50 nodes (the
@@ -143,6 +144,7 @@ impl<'a> EngineSink<'a> {
                 let top = report.candidates.first().cloned();
                 if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS {
                     r.top.clone_from(&top);
+                    r.meter_alternative = report.meter_alternative.as_ref().map(|m| m.sensor.clone());
                 }
                 r.top_late = top;
             }

@@ -841,7 +841,7 @@ impl LeakDetector {
         if let Some(m) = &alternative {
             let how = if m.bias_kg_s >= 0.0 { "high" } else { "low" };
             explanation.push_str(&format!(
-                "; or meter {} reading {:.4} kg/s {how} (fits as well: χ² {:.1} against {:.1}), check it",
+                "; meter {} reading {:.4} kg/s {how} would explain it as well (χ² {:.1} against {:.1}): check the meter too",
                 m.sensor,
                 m.bias_kg_s.abs(),
                 m.chi2,
