@@ -67,17 +67,16 @@ pub enum Cause {
 pub struct Step {
     /// The user's position in the zone's metered users.
     pub user: usize,
-    /// The first period after the step.
+    /// The period of the first reading after the step.
     pub at_ms: i64,
-    /// Mean after − mean before, kg/s.
+    /// That reading less the one before, kg/s.
     pub step_kg_s: f64,
     /// The user's usual spread of such a step, kg/s.
     pub sigma_kg_s: f64,
 }
 
 impl UserReadings {
-    /// For `users` meters, keeping `keep_periods` periods (at least two
-    /// step windows).
+    /// For `users` meters, keeping `keep_periods` periods (at least two).
     pub fn new(users: usize, keep_periods: usize) -> Self {
         UserReadings {
             users,
