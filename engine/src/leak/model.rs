@@ -103,6 +103,15 @@ fn mean_finite(values: impl Iterator<Item = f64>) -> (f64, usize) {
     (if n == 0 { 0.0 } else { sum / n as f64 }, n)
 }
 
+/// The weight of the balance's rate in a fit: 1/σ², none when σ is unknown.
+fn rate_weight(rate_sigma: f64) -> f64 {
+    if rate_sigma > 0.0 && rate_sigma.is_finite() {
+        1.0 / (rate_sigma * rate_sigma)
+    } else {
+        0.0
+    }
+}
+
 /// What a residual sensor measures in the model.
 #[derive(Clone, Copy, Debug)]
 enum Measures {
@@ -525,11 +534,7 @@ impl Model {
             .collect();
         let signatures = taken.averaged(self.updates + 1 - (periods - skip) as u64, self.updates, sensors.len());
 
-        let prior = if rate_sigma > 0.0 && rate_sigma.is_finite() {
-            1.0 / (rate_sigma * rate_sigma)
-        } else {
-            0.0
-        };
+        let prior = rate_weight(rate_sigma);
         let rr: f64 = used.iter().map(|&(_, r, w)| w * r * r).sum();
         let n_sensors = sensors.len();
         let fit = |sig: &[f64]| {
@@ -639,11 +644,7 @@ impl Model {
         rate_sigma: f64,
         names: &[String],
     ) -> Option<MeterAlternative> {
-        let prior = if rate_sigma > 0.0 && rate_sigma.is_finite() {
-            1.0 / (rate_sigma * rate_sigma)
-        } else {
-            0.0
-        };
+        let prior = rate_weight(rate_sigma);
         let rr: f64 = taken.effects.iter().map(|&(_, r, w)| w * r * r).sum();
         taken
             .effects
