@@ -229,6 +229,11 @@ fn print_table(s: &Summary, outcomes: &[Outcome]) {
         f(s.localized_within_300_m_late)
     );
     println!(
+        "  the localization's own probability of that, on average:  {} after 15 min, {} after 1 h",
+        f(s.expected_within_300_m),
+        f(s.expected_within_300_m_late)
+    );
+    println!(
         "all detected leaks, top candidate <= 300 m after 15 min:  {}",
         f(s.all_localized_within_300_m)
     );
