@@ -14,6 +14,9 @@ use linepack_network::topology::{Place, Topology, distance_to};
 
 /// Points per pipe, at the middles of equal pieces.
 const POINTS_PER_PIPE: usize = 5;
+/// Places within a point's piece of pipe its fit is taken at: a leak
+/// anywhere in the piece belongs to the point.
+const SAMPLES_PER_POINT: usize = 4;
 /// Prior of a node without a main in the zone (its users' service lines), m.
 const NODE_PRIOR_M: f64 = 1.0;
 
@@ -141,14 +144,28 @@ impl Places {
             .collect()
     }
 
-    /// A point's signature from its ends' (`signatures`: nodes × `sensors`).
+    /// Where along its pipe a point's fit is taken: spread evenly over the
+    /// piece of pipe the point stands for (a lone node: at it). On a clean
+    /// day the fit is sharper than a piece: a leak 80 % along a pipe fitted
+    /// its own pipe's points at 70 % and 90 % worse than a far place.
+    pub fn samples(point: &Point) -> impl Iterator<Item = f64> {
+        let (piece, n) = match point.pipe {
+            Some(_) => (1.0 / POINTS_PER_PIPE as f64, SAMPLES_PER_POINT),
+            None => (0.0, 1),
+        };
+        (0..n).map(move |i| point.x + piece * ((i as f64 + 0.5) / n as f64 - 0.5))
+    }
+
+    /// The signature of a leak `x` of the way along `point`'s pipe, from
+    /// its ends' (`signatures`: nodes × `sensors`).
     pub fn signature<'a>(
         &self,
         point: &Point,
+        x: f64,
         signatures: &'a [f64],
         sensors: usize,
     ) -> impl Iterator<Item = f64> + 'a {
-        let (a, b, x) = (point.a as usize * sensors, point.b as usize * sensors, point.x);
+        let (a, b) = (point.a as usize * sensors, point.b as usize * sensors);
         (0..sensors).map(move |j| (1.0 - x) * signatures[a + j] + x * signatures[b + j])
     }
 }
@@ -204,8 +221,26 @@ pub(crate) mod tests {
         );
         // A point's signature mixes its ends'.
         let signatures = [1.0, 10.0, 2.0, 20.0, 4.0, 40.0];
-        let s: Vec<f64> = places.signature(&places.points[k], &signatures, 2).collect();
+        let s: Vec<f64> = places.signature(&places.points[k], 0.9, &signatures, 2).collect();
         assert!((s[0] - 1.9).abs() < 1e-12 && (s[1] - 19.0).abs() < 1e-12, "{s:?}");
+    }
+
+    #[test]
+    fn a_point_is_fitted_over_its_piece_of_pipe() {
+        let net = row();
+        let nodes: Vec<NodeIdx> = (0..3).map(NodeIdx::new).collect();
+        let places = Places::new(&net, &Topology::new(&net), nodes, 50.0);
+        let p = places.points.iter().find(|p| p.x == 0.9).unwrap();
+        let xs: Vec<f64> = Places::samples(p).map(|x| (x * 1e9).round() / 1e9).collect();
+        assert_eq!(xs, [0.825, 0.875, 0.925, 0.975]);
+        let node = Point {
+            a: 1,
+            b: 1,
+            x: 0.0,
+            pipe: None,
+            prior_m: NODE_PRIOR_M,
+        };
+        assert_eq!(Places::samples(&node).collect::<Vec<_>>(), [0.0]);
     }
 
     #[test]
