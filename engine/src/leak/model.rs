@@ -458,19 +458,14 @@ impl Model {
         let Some(state) = self.state.as_ref() else {
             return Vec::new();
         };
-        // The signatures now: nodes × sensors. They are steady responses
-        // about this moment, solved on a copy: the model's own state is a
-        // time step's, packing or unpacking, and the next step starts from
-        // it. Solved steady in place, it made the step after every
-        // localization see the whole day's packing at once (a spike in the
-        // zone's residuals, a third of a leak's pressure effect, every five
-        // minutes).
-        let mut steady = state.clone();
+        // The signatures now: nodes × sensors, steady responses about this
+        // moment. The solver solves them on its own copy of the state: the
+        // model's is a time step's, and the next period steps on from it.
         let nodes = &places.nodes;
         let residuals = &self.residuals;
         let mut now = Vec::with_capacity(nodes.len() * sensors.len());
         let mut order = Vec::with_capacity(nodes.len());
-        let solved = self.solver.withdrawal_responses(&self.net, &mut steady, nodes, |resp| {
+        let solved = self.solver.withdrawal_responses(&self.net, state, nodes, |resp| {
             order.push(resp.node);
             now.extend(sensors.iter().map(|&k| signature(resp, residuals[k].measures)));
         });

@@ -256,6 +256,8 @@ pub struct SteadySolver {
     newton: Newton,
     supplied: Vec<bool>,
     key: Vec<u8>,
+    /// The copy withdrawal responses are solved about (kept to reuse).
+    about: Option<SteadyState>,
 }
 
 impl SteadySolver {
@@ -266,6 +268,7 @@ impl SteadySolver {
             adjacency: None,
             layout: None,
             newton: Newton::default(),
+            about: None,
             supplied: Vec::new(),
             key: Vec::new(),
         }
@@ -327,9 +330,11 @@ impl SteadySolver {
 
     /// How `state` answers one more kg/s withdrawn at each of `nodes`, to
     /// first order (the solver's Jacobian at the solution, one linear solve
-    /// per node): a leak's signature on every pressure and flow. `state` is
-    /// first solved again from itself, so that the Jacobian is the one at
-    /// its solution. `each` sees one response at a time.
+    /// per node): a leak's signature on every pressure and flow. A copy of
+    /// `state` is first solved again, steady, so that the Jacobian is the
+    /// one at its solution; `state` itself is left as it is (it may be a
+    /// time step's, packing or unpacking, that its owner steps on from).
+    /// `each` sees one response at a time.
     ///
     /// # Errors
     /// As [`SteadySolver::resolve`]; a singular Jacobian as
@@ -337,9 +342,28 @@ impl SteadySolver {
     pub fn withdrawal_responses(
         &mut self,
         network: &Network,
-        state: &mut SteadyState,
+        state: &SteadyState,
         nodes: &[NodeIdx],
         mut each: impl FnMut(&WithdrawalResponse),
+    ) -> Result<(), SolveError> {
+        let mut about = match self.about.take() {
+            Some(mut about) => {
+                about.clone_from(state);
+                about
+            }
+            None => state.clone(),
+        };
+        let result = self.responses_about(network, &mut about, nodes, &mut each);
+        self.about = Some(about);
+        result
+    }
+
+    fn responses_about(
+        &mut self,
+        network: &Network,
+        state: &mut SteadyState,
+        nodes: &[NodeIdx],
+        each: &mut impl FnMut(&WithdrawalResponse),
     ) -> Result<(), SolveError> {
         self.resolve(network, state)?;
         let layout = self.layout.as_ref().expect("solved above");

@@ -439,14 +439,14 @@ fn fed_loop() -> Network {
 fn withdrawal_response_matches_a_finite_difference() {
     let net = fed_loop();
     let mut solver = SteadySolver::new(&net, SolveOptions::default());
-    let mut base = solver.solve(&net).unwrap();
+    let base = solver.solve(&net).unwrap();
     let nodes: Vec<NodeIdx> = ["E", "F", "A", "B"]
         .iter()
         .map(|id| net.find_node(id).unwrap())
         .collect();
     let mut responses = Vec::new();
     solver
-        .withdrawal_responses(&net, &mut base, &nodes, |r| responses.push(r.clone()))
+        .withdrawal_responses(&net, &base, &nodes, |r| responses.push(r.clone()))
         .unwrap();
     assert_eq!(responses.len(), 4);
     let dq = 1e-4;
