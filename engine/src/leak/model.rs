@@ -731,28 +731,11 @@ fn signature(resp: &WithdrawalResponse, m: Measures) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linepack_network::file::{self, Format};
     use linepack_network::topology::Topology;
-    use std::path::Path;
-
-    /// A supply at A feeding B and C along 2 km of small main, a user at C
-    /// and a pressure sensor at B.
-    fn line() -> Network {
-        let text = r#"{"version": 1, "name": "line",
-            "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
-                    "compressibility": {"model": "constant", "z": 1.0}},
-            "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "C", "elevation_m": 0}],
-            "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 1000, "diameter_mm": 80, "roughness_mm": 0.05},
-                      {"id": "P2", "from": "B", "to": "C", "length_m": 1000, "diameter_mm": 80, "roughness_mm": 0.05}],
-            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}],
-            "consumers": [{"id": "U", "node": "C", "kind": "industrial", "demand_nm3_h": 100}],
-            "sensors": [{"id": "PT-B", "kind": "pressure", "at": "B"}]}"#;
-        file::parse(text, Format::Json, Path::new("line.json")).unwrap()
-    }
 
     #[test]
     fn a_localization_leaves_the_stepped_state_as_it_was() {
-        let net = line();
+        let net = crate::leak::places::tests::row();
         let mut model = Model::new(&net, 60.0, 600.0, 24.0);
         // The user's use rises period by period: the main unpacks, and the
         // stepped state differs from a steady one.

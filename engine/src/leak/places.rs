@@ -176,7 +176,8 @@ pub(crate) mod tests {
     use linepack_network::file::{self, Format};
     use std::path::Path;
 
-    /// A–B–C in a row, 100 m pipes (also eval's test network).
+    /// A–B–C in a row, 100 m pipes, fed at A; a user at C and a pressure
+    /// sensor at B (also eval's and the model's test network).
     pub(crate) fn row() -> Network {
         let text = r#"{"version": 1, "name": "row",
             "gas": {"name": "ng", "density_normal_kg_m3": 0.8, "viscosity_pa_s": 1.1e-5, "temperature_k": 283.15,
@@ -184,7 +185,9 @@ pub(crate) mod tests {
             "nodes": [{"id": "A", "elevation_m": 0}, {"id": "B", "elevation_m": 0}, {"id": "C", "elevation_m": 0}],
             "pipes": [{"id": "P1", "from": "A", "to": "B", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05},
                       {"id": "P2", "from": "B", "to": "C", "length_m": 100, "diameter_mm": 100, "roughness_mm": 0.05}],
-            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}]}"#;
+            "supplies": [{"id": "S", "node": "A", "pressure_bar_g": 1, "kind": "city_gate"}],
+            "consumers": [{"id": "U", "node": "C", "kind": "industrial", "demand_nm3_h": 100}],
+            "sensors": [{"id": "PT-B", "kind": "pressure", "at": "B"}]}"#;
         file::parse(text, Format::Json, Path::new("row.json")).unwrap()
     }
 
