@@ -35,7 +35,7 @@ const BASELINE_PERIODS: usize = 60;
 /// each sensor's baseline (its mean residual over the hour before the
 /// onset), which the history stops reaching a few hours into the leak;
 /// and what the last one fitted: each used sensor's (position, effect,
-/// weight) and the best place's χ².
+/// weight), the best place's χ², and half the leak as it located it.
 #[derive(Clone, Debug, Default)]
 pub struct Signatures {
     order: Vec<NodeIdx>,
@@ -43,6 +43,11 @@ pub struct Signatures {
     baselines: Vec<Option<Baseline>>,
     effects: Vec<(usize, f64, f64)>,
     best_chi2: f64,
+    /// Half the leak (node, kg/s) spread over the places as the last
+    /// localization weighed them: the next signatures are taken about the
+    /// state with it withdrawn (the midpoint rule, see
+    /// [`SteadySolver::withdrawal_responses`]).
+    half_leak: Vec<(NodeIdx, f64)>,
 }
 
 /// A boundary meter reading wrong by `bias_kg_s` explains the residuals
@@ -459,16 +464,22 @@ impl Model {
             return Vec::new();
         };
         // The signatures now: nodes × sensors, steady responses about this
-        // moment. The solver solves them on its own copy of the state: the
-        // model's is a time step's, and the next period steps on from it.
+        // moment with half the leak as last located. The solver solves them
+        // on its own copy of the state: the model's is a time step's, and
+        // the next period steps on from it. About the state without the
+        // leak, a 4 % leak in a district's far corner fitted its own place
+        // with χ² ≈ 40 (the losses grow with the square of the flow) and a
+        // place 600 m off better.
         let nodes = &places.nodes;
         let residuals = &self.residuals;
         let mut now = Vec::with_capacity(nodes.len() * sensors.len());
         let mut order = Vec::with_capacity(nodes.len());
-        let solved = self.solver.withdrawal_responses(&self.net, state, nodes, |resp| {
-            order.push(resp.node);
-            now.extend(sensors.iter().map(|&k| signature(resp, residuals[k].measures)));
-        });
+        let solved = self
+            .solver
+            .withdrawal_responses(&self.net, state, &taken.half_leak, nodes, |resp| {
+                order.push(resp.node);
+                now.extend(sensors.iter().map(|&k| signature(resp, residuals[k].measures)));
+            });
         if solved.is_err() || order.len() != nodes.len() {
             return Vec::new();
         }
@@ -604,6 +615,7 @@ impl Model {
             return Vec::new();
         }
         probability.iter_mut().for_each(|p| *p /= total);
+        taken.half_leak = places.half_leak(&probability, &fits);
         let within = places.within(&probability);
         // A point's pipe (a lone node: the node).
         let pipe_of = |k: usize| (places.points[k].pipe, places.points[k].a);

@@ -129,6 +129,26 @@ impl Places {
             .collect()
     }
 
+    /// Half the leak, as withdrawals at the zone's nodes (node, kg/s): each
+    /// point's `probability` times half its fitted rate (`fits`: rate, χ²),
+    /// split between its ends as the point draws on them.
+    pub fn half_leak(&self, probability: &[f64], fits: &[(f64, f64)]) -> Vec<(NodeIdx, f64)> {
+        let mut at = vec![0.0; self.nodes.len()];
+        for ((p, &pr), &(q, _)) in self.points.iter().zip(probability).zip(fits) {
+            let w = 0.5 * pr * q;
+            if w > 0.0 && w.is_finite() {
+                at[p.a as usize] += (1.0 - p.x) * w;
+                at[p.b as usize] += p.x * w;
+            }
+        }
+        self.nodes
+            .iter()
+            .zip(at)
+            .filter(|&(_, w)| w > 0.0)
+            .map(|(&n, w)| (n, w))
+            .collect()
+    }
+
     /// For each point, how close the probability lies to it: each point
     /// within the radius counts with 1 − its distance / the radius. A crew
     /// sent there searches outwards; a place at the edge of a cluster of
@@ -244,6 +264,37 @@ pub(crate) mod tests {
             prior_m: NODE_PRIOR_M,
         };
         assert_eq!(Places::samples(&node).collect::<Vec<_>>(), [0.0]);
+    }
+
+    #[test]
+    fn half_the_leak_is_spread_over_the_points_ends_as_weighed() {
+        let net = row();
+        let nodes: Vec<NodeIdx> = (0..3).map(NodeIdx::new).collect();
+        let places = Places::new(&net, &Topology::new(&net), nodes, 50.0);
+        let at = |pipe: usize, x: f64| {
+            places
+                .points
+                .iter()
+                .position(|p| p.pipe == Some(PipeIdx::new(pipe)) && p.x == x)
+                .unwrap()
+        };
+        let mut probability = vec![0.0; places.points.len()];
+        let mut fits = vec![(0.0, 0.0); places.points.len()];
+        // 0.75 of the probability 10 % along A–B at 0.04 kg/s, 0.25 at
+        // 90 % along B–C at 0.08 kg/s.
+        probability[at(0, 0.1)] = 0.75;
+        fits[at(0, 0.1)].0 = 0.04;
+        probability[at(1, 0.9)] = 0.25;
+        fits[at(1, 0.9)].0 = 0.08;
+        let half = places.half_leak(&probability, &fits);
+        let expected = [(0, 0.9 * 0.015), (1, 0.1 * 0.015 + 0.1 * 0.01), (2, 0.9 * 0.01)];
+        assert_eq!(half.len(), 3, "{half:?}");
+        for ((node, w), (i, e)) in half.iter().zip(expected) {
+            assert_eq!(node.index(), i);
+            assert!((w - e).abs() < 1e-15, "{half:?}");
+        }
+        // Nothing located: nothing withdrawn.
+        assert!(places.half_leak(&vec![0.0; places.points.len()], &fits).is_empty());
     }
 
     #[test]

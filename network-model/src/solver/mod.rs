@@ -258,6 +258,9 @@ pub struct SteadySolver {
     key: Vec<u8>,
     /// The copy withdrawal responses are solved about (kept to reuse).
     about: Option<SteadyState>,
+    /// Withdrawals besides the network's demands (node, kg/s): set only
+    /// while withdrawal responses are solved.
+    withdrawn: Vec<(NodeIdx, f64)>,
 }
 
 impl SteadySolver {
@@ -269,6 +272,7 @@ impl SteadySolver {
             layout: None,
             newton: Newton::default(),
             about: None,
+            withdrawn: Vec::new(),
             supplied: Vec::new(),
             key: Vec::new(),
         }
@@ -334,6 +338,13 @@ impl SteadySolver {
     /// `state` is first solved again, steady, so that the Jacobian is the
     /// one at its solution; `state` itself is left as it is (it may be a
     /// time step's, packing or unpacking, that its owner steps on from).
+    ///
+    /// `withdrawn` (node, kg/s) is taken out of the copy besides the
+    /// network's demands. A leak of rate q changes the state by the
+    /// response about half of it times q, to second order (the midpoint
+    /// rule), where the response about the state without it (the tangent)
+    /// is off by a share of order q over the flows it joins: so a caller
+    /// that has located a leak passes half of it here.
     /// `each` sees one response at a time.
     ///
     /// # Errors
@@ -343,6 +354,7 @@ impl SteadySolver {
         &mut self,
         network: &Network,
         state: &SteadyState,
+        withdrawn: &[(NodeIdx, f64)],
         nodes: &[NodeIdx],
         mut each: impl FnMut(&WithdrawalResponse),
     ) -> Result<(), SolveError> {
@@ -353,7 +365,10 @@ impl SteadySolver {
             }
             None => state.clone(),
         };
+        self.withdrawn.clear();
+        self.withdrawn.extend_from_slice(withdrawn);
         let result = self.responses_about(network, &mut about, nodes, &mut each);
+        self.withdrawn.clear();
         self.about = Some(about);
         result
     }
@@ -459,7 +474,7 @@ impl SteadySolver {
             let restart = fresh || rebuilt;
             if restart {
                 self.newton.prepare(layout);
-                fill_known(&mut self.newton, network, layout);
+                fill_known(&mut self.newton, network, layout, &self.withdrawn);
                 initial_guess(&mut self.newton, network, layout, &modes, warm.then_some(&*state));
             }
             self.newton.regulator_modes.clone_from(&modes);
@@ -587,8 +602,9 @@ fn criteria(options: &SolveOptions, network: &Network, layout: &Layout) -> Crite
     }
 }
 
-/// Demands, injections and supply pressures as they are now.
-fn fill_known(nw: &mut Newton, network: &Network, layout: &Layout) {
+/// Demands, injections, any further `withdrawn` (node, kg/s) and supply
+/// pressures as they are now.
+fn fill_known(nw: &mut Newton, network: &Network, layout: &Layout, withdrawn: &[(NodeIdx, f64)]) {
     let n = network.nodes.len();
     nw.withdrawal_kg_s.clear();
     nw.withdrawal_kg_s.resize(n, 0.0);
@@ -597,6 +613,9 @@ fn fill_known(nw: &mut Newton, network: &Network, layout: &Layout) {
     }
     for i in network.injections.iter().filter(|i| i.in_service) {
         nw.withdrawal_kg_s[i.node.index()] -= i.rate_kg_s;
+    }
+    for &(node, w) in withdrawn {
+        nw.withdrawal_kg_s[node.index()] += w;
     }
     nw.fixed_bar.clear();
     nw.fixed_bar.resize(n, f64::NAN);

@@ -446,7 +446,7 @@ fn withdrawal_response_matches_a_finite_difference() {
         .collect();
     let mut responses = Vec::new();
     solver
-        .withdrawal_responses(&net, &base, &nodes, |r| responses.push(r.clone()))
+        .withdrawal_responses(&net, &base, &[], &nodes, |r| responses.push(r.clone()))
         .unwrap();
     assert_eq!(responses.len(), 4);
     let dq = 1e-4;
@@ -490,6 +490,52 @@ fn withdrawal_response_matches_a_finite_difference() {
     // Upstream of the regulator: the supply delivers it, the regulator does not.
     assert!((responses[3].supply_flow_kg_s[0] - 1.0).abs() < 1e-9);
     assert!(responses[3].regulator_flow_kg_s[0].abs() < 1e-9);
+}
+
+#[test]
+fn the_response_about_half_a_leak_gives_its_whole_effect() {
+    // A leak at F of 60 % of the loop's demand: the response about the
+    // state without it (the tangent) misses the growth of the losses with
+    // the flow; the response about the state with half of it (the
+    // midpoint) times the leak matches the solve with the leak in full.
+    let net = fed_loop();
+    let f = net.find_node("F").unwrap();
+    let q = 0.08;
+    let mut solver = SteadySolver::new(&net, SolveOptions::default());
+    let base = solver.solve(&net).unwrap();
+    let mut leaky = net.clone();
+    let c = leaky.consumers.iter().position(|c| c.node == f).unwrap();
+    leaky.consumers[c].demand_kg_s += q;
+    let full = SteadySolver::new(&leaky, SolveOptions::default())
+        .solve(&leaky)
+        .unwrap();
+    let mut response = |withdrawn: &[(NodeIdx, f64)]| {
+        let mut got = None;
+        solver
+            .withdrawal_responses(&net, &base, withdrawn, &[f], |r| got = Some(r.clone()))
+            .unwrap();
+        got.unwrap()
+    };
+    let (tangent, midpoint) = (response(&[]), response(&[(f, q / 2.0)]));
+    for node in ["E", "F"] {
+        let i = i_of(&net, node);
+        let effect = full.pressure_bar_abs[i] - base.pressure_bar_abs[i];
+        let off = |r: &WithdrawalResponse| (q * r.pressure_bar[i] - effect).abs();
+        assert!(
+            off(&tangent) > 0.02 * effect.abs(),
+            "{node}: the tangent is off by {}",
+            off(&tangent)
+        );
+        assert!(
+            off(&midpoint) < 0.05 * off(&tangent),
+            "{node}: midpoint off by {}, tangent by {}",
+            off(&midpoint),
+            off(&tangent)
+        );
+    }
+    // The state asked about is left as it was; the extra withdrawal is
+    // not left behind in the solver.
+    assert_eq!(solver.solve(&net).unwrap().pressure_bar_abs, base.pressure_bar_abs);
 }
 
 fn i_of(net: &Network, id: &str) -> usize {
