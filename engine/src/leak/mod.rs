@@ -605,11 +605,15 @@ impl LeakDetector {
                 _ => continue,
             };
             let mut inflow = 0.0;
+            let mut through = 0.0;
             let mut users = 0.0;
             let mut complete = true;
             for &(w, sign) in &zone.meters {
                 match values[w] {
-                    Some(v) => inflow += sign * v,
+                    Some(v) => {
+                        inflow += sign * v;
+                        through += (sign * v).max(0.0);
+                    }
                     None => complete = false,
                 }
             }
@@ -640,8 +644,10 @@ impl LeakDetector {
             );
             let learning = zone.test.judged < self.learning_periods;
             let normal = !zone.alarm && (learning || !zone.test.suspect(t));
-            // Scale: what the zone's users are expected to draw.
-            zone.test.push(t, e, expect + users, normal, !learning);
+            // Scale: what flows through the zone, the gas its meters see
+            // (in the trunk most of it goes on to the districts, not to
+            // its own users).
+            zone.test.push(t, e, through.max(expect + users), normal, !learning);
             // A faulty meter's steps are its user's (its bias is constant).
             zone.readings.push(t, zone.users.iter().map(|u| raw[u.watched]), normal);
             if normal {
