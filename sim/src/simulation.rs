@@ -229,7 +229,7 @@ impl Simulation {
             let (e, rng) = &mut self.noise[i];
             // AR(1) with stationary standard deviation `noise`; the first
             // value is drawn from the stationary distribution.
-            *e = phi * *e + (1.0 - phi * phi).sqrt() * d.noise * normal(rng);
+            *e = phi * *e + (1.0 - phi * phi).sqrt() * d.noise * rng.normal();
             let factor = d.profile(c.kind).factor(hour, weekday) * (1.0 + *e).max(0.0);
             let demand = if self.shutoff_closed[i] {
                 0.0
@@ -320,13 +320,6 @@ pub(crate) fn stream(seed: u64, purpose: u64, index: usize) -> u64 {
         seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
     );
     r.next_u64()
-}
-
-/// A standard normal draw (Box–Muller, one of the pair).
-pub(crate) fn normal(rng: &mut Rng) -> f64 {
-    let u1 = rng.unit().max(1e-300);
-    let u2 = rng.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Hour of day (fractional) and weekday (0 = Monday) of `t_ms`, UTC.

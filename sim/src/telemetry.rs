@@ -13,7 +13,7 @@ use linepack_network::network::SensorKind;
 
 use crate::rng::Rng;
 use crate::scenario::{DeviceKind, FaultKind};
-use crate::simulation::{Simulation, normal, stream};
+use crate::simulation::{Simulation, stream};
 
 /// One message a sensor publishes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -164,7 +164,7 @@ impl Telemetry {
             }
         };
         if sigma > 0.0 {
-            value += sigma * normal(rng);
+            value += sigma * rng.normal();
         }
         let mut publish_ms = t;
         let mut copies = 1;
@@ -177,7 +177,7 @@ impl Telemetry {
                 FaultKind::Dropout => return,
                 FaultKind::Bias(b) => value += b,
                 FaultKind::DriftPerHour(r) => value += r * (t - fault.start_ms) as f64 / 3_600_000.0,
-                FaultKind::Noise(s) => value += s * normal(rng),
+                FaultKind::Noise(s) => value += s * rng.normal(),
                 FaultKind::Stuck => value = *self.stuck[k].get_or_insert(value),
                 FaultKind::LateMs(d) => publish_ms = t + d,
                 FaultKind::Duplicate => copies = 2,

@@ -213,9 +213,9 @@ impl BalanceTest {
 
     /// Adds the imbalance of the period ending at `t_ms` and the zone's
     /// throughput then (kg/s, what its meters see flow in, or its users'
-    /// use where that is more); `learn` when the
-    /// zone is in normal operation (no alarm, nothing suspect), `judge`
-    /// once learning is over (the CUSUM runs only then).
+    /// use where that is more); `learn` when the zone is in normal
+    /// operation (no alarm, nothing suspect), `judge` once learning is
+    /// over (the CUSUM runs only then).
     pub fn push(&mut self, t_ms: i64, e: f64, through: f64, learn: bool, judge: bool) {
         self.judged += 1;
         if learn && self.spread.learn(through, e) && !judge {
@@ -502,21 +502,6 @@ mod tests {
         assert!(v.rate_kg_s > 0.0 && !v.cusum);
     }
 
-    /// Gaussian noise from a fixed seed (xorshift and Box–Muller).
-    struct Gauss(u64);
-    impl Gauss {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-        fn next(&mut self) -> f64 {
-            let (u, v) = (self.uniform(), self.uniform());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-    }
-
     #[test]
     fn quiet_nights_hold_to_the_absolute_part_of_the_spread() {
         // A zone whose use swings from 0.01 kg/s at night to 0.06 in the
@@ -527,12 +512,12 @@ mod tests {
             let h = (t % 1440) as f64 / 60.0;
             0.01 + 0.05 * (std::f64::consts::PI * (h - 6.0) / 16.0).sin().max(0.0)
         };
-        let mut g = Gauss(0x9e37_79b9_7f4a_7c15);
+        let mut g = linepack_sim::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
         let mut b = test();
         for t in 0..5 * 1440 {
             let now = t as i64 * 60_000;
             let u = use_at(t);
-            let e = ((1e-3 * u).powi(2) + 3e-5f64.powi(2)).sqrt() * g.next();
+            let e = ((1e-3 * u).powi(2) + 3e-5f64.powi(2)).sqrt() * g.normal();
             b.push(now, e, u, t < 1440 || !b.suspect(now), t >= 1440);
             assert!(
                 b.raised(now).is_none(),
@@ -549,7 +534,7 @@ mod tests {
             let now = t as i64 * 60_000;
             let u = use_at(t);
             let leak = if t >= start { 3e-4 } else { 0.0 };
-            let e = ((1e-3 * u).powi(2) + 3e-5f64.powi(2)).sqrt() * g.next() + leak;
+            let e = ((1e-3 * u).powi(2) + 3e-5f64.powi(2)).sqrt() * g.normal() + leak;
             b.push(now, e, u, !b.suspect(now), true);
             if let Some(v) = b.raised(now) {
                 assert!(t >= start && t - start <= 15, "minute {}", t - start);
