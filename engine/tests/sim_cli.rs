@@ -143,6 +143,29 @@ fn sim_scenarios_writes_a_set_with_its_manifest() {
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let text = manifest.to_string();
     assert!(text.contains("clean") && text.contains("faults"), "{text}");
+    // Other instruments: the noisy variants carry them; a negative spread
+    // is refused by name.
+    let studied = dir.path().join("studied");
+    let (net, studied) = (net.to_str().unwrap(), studied.to_str().unwrap());
+    let base = [
+        "sim",
+        "scenarios",
+        "--network",
+        net,
+        "--count",
+        "3",
+        "--seed",
+        "2",
+        "--out",
+        studied,
+    ];
+    let o = run(&[&base[..], &["--flow-noise-relative", "0.001"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let noisy = std::fs::read_to_string(dir.path().join("studied/leak-002.toml")).unwrap();
+    assert!(noisy.contains("flow_relative = 0.001"), "{noisy}");
+    let o = run(&[&base[..], &["--flow-noise-relative=-0.1"]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--flow-noise-relative -0.1"), "{}", stderr(&o));
 }
 
 #[test]

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use linepack_network::solver::FrictionLaw;
+use linepack_sim::scenario::file::NoiseSpec;
 
 /// Linepack: real-time leak detection and simulation for gas networks.
 #[derive(Debug, Parser)]
@@ -225,6 +226,16 @@ enum SimCommand {
         /// Largest leak, percent of the zone's inflow.
         #[arg(long, default_value_t = 5.0)]
         max_percent: f64,
+        /// Noisy variants: pressure sensors' noise, bar (standard deviation
+        /// of a reading).
+        #[arg(long, default_value_t = NoiseSpec::default().pressure_bar)]
+        pressure_noise_bar: f64,
+        /// Noisy variants: flow meters' noise, relative to the reading ...
+        #[arg(long, default_value_t = NoiseSpec::default().flow_relative)]
+        flow_noise_relative: f64,
+        /// ... plus this, kg/s.
+        #[arg(long, default_value_t = NoiseSpec::default().flow_kg_s)]
+        flow_noise_kg_s: f64,
     },
     /// What if a station, regulator, pipe or valve fails: the users cut off
     /// or left below their minimum pressure.
@@ -299,6 +310,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             normal_days,
             min_percent,
             max_percent,
+            pressure_noise_bar,
+            flow_noise_relative,
+            flow_noise_kg_s,
         }) => sim_scenarios::run(
             &network,
             &linepack_sim::scenario::sets::SetConfig {
@@ -310,6 +324,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 normal_days,
                 min_percent,
                 max_percent,
+                noise: NoiseSpec {
+                    pressure_bar: pressure_noise_bar,
+                    flow_relative: flow_noise_relative,
+                    flow_kg_s: flow_noise_kg_s,
+                    ..NoiseSpec::default()
+                },
                 ..Default::default()
             },
             &out,

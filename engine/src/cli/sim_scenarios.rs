@@ -26,6 +26,16 @@ pub fn run(network_path: &Path, cfg: &SetConfig, out: &Path) -> anyhow::Result<E
     if !(cfg.leak_hours > 0.0 && cfg.normal_days > 0.0 && cfg.learning_days >= 1.0) {
         return bad("--leak-hours and --normal-days must be positive, --learning-days at least 1".into());
     }
+    let n = &cfg.noise;
+    for (flag, v) in [
+        ("--pressure-noise-bar", n.pressure_bar),
+        ("--flow-noise-relative", n.flow_relative),
+        ("--flow-noise-kg-s", n.flow_kg_s),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return bad(format!("{flag} {v}: need a standard deviation, finite and at least 0"));
+        }
+    }
     let entries = scenario_set(&network, cfg);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for e in &entries {

@@ -33,6 +33,10 @@ pub struct SetConfig {
     pub min_percent: f64,
     pub max_percent: f64,
     pub step_s: f64,
+    /// The sensors' noise in the noisy variants (the clean ones have
+    /// none): the scenario files' default unless a study asks for other
+    /// instruments (how good must the meters be?).
+    pub noise: NoiseSpec,
 }
 
 impl Default for SetConfig {
@@ -48,6 +52,7 @@ impl Default for SetConfig {
             min_percent: 0.5,
             max_percent: 5.0,
             step_s: 60.0,
+            noise: NoiseSpec::default(),
         }
     }
 }
@@ -135,7 +140,7 @@ pub fn scenario_set(network: &Network, cfg: &SetConfig) -> Vec<SetEntry> {
                     storage: true,
                 },
                 demand: Default::default(),
-                telemetry: telemetry(variant),
+                telemetry: telemetry(variant, &cfg.noise),
                 leaks: vec![leak.clone()],
                 outages: Vec::new(),
                 setpoints: Vec::new(),
@@ -165,7 +170,7 @@ pub fn scenario_set(network: &Network, cfg: &SetConfig) -> Vec<SetEntry> {
                     storage: true,
                 },
                 demand: Default::default(),
-                telemetry: telemetry("noise_and_faults"),
+                telemetry: telemetry("noise_and_faults", &cfg.noise),
                 leaks: Vec::new(),
                 outages: Vec::new(),
                 setpoints: Vec::new(),
@@ -188,7 +193,7 @@ pub struct Manifest<'a> {
     pub scenarios: &'a [SetEntry],
 }
 
-fn telemetry(variant: &str) -> TelemetrySpec {
+fn telemetry(variant: &str, noise: &NoiseSpec) -> TelemetrySpec {
     TelemetrySpec {
         period_s: None,
         noise: if variant == "clean" {
@@ -200,7 +205,7 @@ fn telemetry(variant: &str) -> TelemetrySpec {
                 gas_detector_pct_lel: 0.0,
             }
         } else {
-            NoiseSpec::default()
+            noise.clone()
         },
     }
 }
@@ -265,5 +270,12 @@ pub fn describe(cfg: &SetConfig) -> String {
         cfg.normal_days,
         cfg.seed,
         cfg.start,
-    )
+    ) + &if cfg.noise == NoiseSpec::default() {
+        String::new()
+    } else {
+        format!(
+            "; noise: pressure {} bar, flow {} of the reading + {} kg/s",
+            cfg.noise.pressure_bar, cfg.noise.flow_relative, cfg.noise.flow_kg_s
+        )
+    }
 }

@@ -96,6 +96,41 @@ fn unknown_keys_are_refused() {
 }
 
 #[test]
+fn a_set_with_other_instruments_differs_only_in_the_noisy_variants_noise() {
+    use super::file::NoiseSpec;
+    use super::sets::{SetConfig, scenario_set};
+    let net = network();
+    let cfg = SetConfig {
+        leaks: 6,
+        normal: 1,
+        ..SetConfig::default()
+    };
+    let noise = NoiseSpec {
+        flow_relative: 0.001,
+        ..NoiseSpec::default()
+    };
+    let default = scenario_set(&net, &cfg);
+    let studied = scenario_set(
+        &net,
+        &SetConfig {
+            noise: noise.clone(),
+            ..cfg
+        },
+    );
+    for (a, mut b) in default.into_iter().zip(studied) {
+        let expected = if a.variant == "clean" {
+            &a.scenario.telemetry.noise
+        } else {
+            &noise
+        };
+        assert_eq!(&b.scenario.telemetry.noise, expected, "{}", a.file);
+        // Everything else (leaks, starts, faults, seeds) is the same set.
+        b.scenario.telemetry = a.scenario.telemetry.clone();
+        assert_eq!(a.scenario, b.scenario, "{}", a.file);
+    }
+}
+
+#[test]
 fn scenario_sets_are_valid_deterministic_and_learn_a_day_first() {
     use super::sets::{SetConfig, scenario_set};
     let net = network();
