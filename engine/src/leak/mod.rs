@@ -238,6 +238,9 @@ pub struct LeakDetector {
     zone_of_consumer: Vec<Option<u32>>,
     consumer_kind: Vec<linepack_network::network::ConsumerKind>,
     model: Model,
+    /// Per sensor: its residual learns no bias this period (a zone it sees
+    /// into is in alarm or suspect).
+    paused: Vec<bool>,
     /// End of the next period to judge.
     next_ms: i64,
     sensor_names: Vec<String>,
@@ -472,6 +475,7 @@ impl LeakDetector {
             zones,
             zone_of_consumer,
             consumer_kind: network.consumers.iter().map(|c| c.kind).collect(),
+            paused: vec![false; network.sensors.len()],
             model,
             next_ms: NEVER,
             sensor_names: network.sensors.iter().map(|s| s.id.clone()).collect(),
@@ -585,9 +589,20 @@ impl LeakDetector {
             let w = self.watch_of[s as usize];
             if w == u32::MAX { None } else { values[w as usize] }
         };
-        let any_alarm = self.zones.iter().any(|z| z.alarm || z.test.suspect(t));
+        // A residual learns no bias while a zone it sees into is in alarm
+        // or suspect, so a starting leak is not learned as its normal. The
+        // others learn on: behind their regulators, a district's leak moves
+        // neither the trunk's residuals nor another district's (the feed's
+        // flow meter is in both zones, and pauses).
+        self.paused.fill(false);
+        for zone in self.zones.iter().filter(|z| z.alarm || z.test.suspect(t)) {
+            for &k in &zone.residuals {
+                self.paused[self.model.residual_sensor(k) as usize] = true;
+            }
+        }
         let expected: Vec<f64> = (0..self.consumer_kind.len()).map(|c| self.expected_use(c, t)).collect();
-        let solved = self.model.update(|c| expected[c], value, |_| !any_alarm);
+        let paused = &self.paused;
+        let solved = self.model.update(|c| expected[c], value, |s| !paused[s as usize]);
 
         for z in 0..self.zones.len() {
             let zone = &mut self.zones[z];
