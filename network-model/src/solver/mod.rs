@@ -258,9 +258,6 @@ pub struct SteadySolver {
     key: Vec<u8>,
     /// The copy withdrawal responses are solved about (kept to reuse).
     about: Option<SteadyState>,
-    /// Withdrawals besides the network's demands (node, kg/s): set only
-    /// while withdrawal responses are solved.
-    withdrawn: Vec<(NodeIdx, f64)>,
 }
 
 impl SteadySolver {
@@ -272,7 +269,6 @@ impl SteadySolver {
             layout: None,
             newton: Newton::default(),
             about: None,
-            withdrawn: Vec::new(),
             supplied: Vec::new(),
             key: Vec::new(),
         }
@@ -290,7 +286,7 @@ impl SteadySolver {
     /// demand or regulators that do not settle.
     pub fn solve(&mut self, network: &Network) -> Result<SteadyState, SolveError> {
         let mut state = SteadyState::empty(network, self.options.friction);
-        self.solve_from(network, &mut state, false)?;
+        self.solve_from(network, &mut state, false, &[])?;
         Ok(state)
     }
 
@@ -301,11 +297,22 @@ impl SteadySolver {
     /// # Errors
     /// As [`SteadySolver::solve`]; `state` then holds the last iterate.
     pub fn resolve(&mut self, network: &Network, state: &mut SteadyState) -> Result<(), SolveError> {
+        self.resolve_with(network, state, &[])
+    }
+
+    /// [`resolve`](Self::resolve) with `withdrawn` (node, kg/s) taken out
+    /// besides the network's demands.
+    fn resolve_with(
+        &mut self,
+        network: &Network,
+        state: &mut SteadyState,
+        withdrawn: &[(NodeIdx, f64)],
+    ) -> Result<(), SolveError> {
         let warm = state.fits(network);
         if !warm {
             *state = SteadyState::empty(network, self.options.friction);
         }
-        self.solve_from(network, state, warm)
+        self.solve_from(network, state, warm, withdrawn)
     }
 
     /// One time step of `dt_s` seconds from `state` (the state at the start
@@ -327,7 +334,7 @@ impl SteadySolver {
         lp.clear();
         lp.extend((0..network.pipes.len()).map(|i| crate::linepack::pipe_linepack_kg(network, state, PipeIdx::new(i))));
         self.newton.storage_dt_s = dt_s;
-        let result = self.solve_from(network, state, true);
+        let result = self.solve_from(network, state, true, &[]);
         self.newton.storage_dt_s = 0.0;
         result
     }
@@ -365,10 +372,7 @@ impl SteadySolver {
             }
             None => state.clone(),
         };
-        self.withdrawn.clear();
-        self.withdrawn.extend_from_slice(withdrawn);
-        let result = self.responses_about(network, &mut about, nodes, &mut each);
-        self.withdrawn.clear();
+        let result = self.responses_about(network, &mut about, withdrawn, nodes, &mut each);
         self.about = Some(about);
         result
     }
@@ -377,10 +381,11 @@ impl SteadySolver {
         &mut self,
         network: &Network,
         state: &mut SteadyState,
+        withdrawn: &[(NodeIdx, f64)],
         nodes: &[NodeIdx],
         each: &mut impl FnMut(&WithdrawalResponse),
     ) -> Result<(), SolveError> {
-        self.resolve(network, state)?;
+        self.resolve_with(network, state, withdrawn)?;
         let layout = self.layout.as_ref().expect("solved above");
         let nw = &mut self.newton;
         let singular = |state: &SteadyState, node: NodeIdx| SolveError::Singular {
@@ -440,7 +445,15 @@ impl SteadySolver {
         Ok(())
     }
 
-    fn solve_from(&mut self, network: &Network, state: &mut SteadyState, warm: bool) -> Result<(), SolveError> {
+    /// Solves `state` in place (`warm`: from its values), with `withdrawn`
+    /// (node, kg/s) besides the network's demands.
+    fn solve_from(
+        &mut self,
+        network: &Network,
+        state: &mut SteadyState,
+        warm: bool,
+        withdrawn: &[(NodeIdx, f64)],
+    ) -> Result<(), SolveError> {
         state.friction = self.options.friction;
         state.iterations = 0;
         let mut modes = state.regulator_state.clone();
@@ -474,7 +487,7 @@ impl SteadySolver {
             let restart = fresh || rebuilt;
             if restart {
                 self.newton.prepare(layout);
-                fill_known(&mut self.newton, network, layout, &self.withdrawn);
+                fill_known(&mut self.newton, network, layout, withdrawn);
                 initial_guess(&mut self.newton, network, layout, &modes, warm.then_some(&*state));
             }
             self.newton.regulator_modes.clone_from(&modes);
