@@ -448,6 +448,7 @@ impl LeakDetector {
             }
         }
         for zone in &mut zones {
+            zone.test.set_estimated_use(!zone.unmetered.is_empty());
             zone.readings = UserReadings::new(zone.users.len(), zone.test.longest());
             zone.balance_signs = zone
                 .residuals
