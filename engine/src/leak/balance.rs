@@ -23,6 +23,9 @@ const MIN_SCALE_KG_S: f64 = 1e-3;
 const MIN_RELATIVE_SIGMA: f64 = 5e-4;
 /// Weight of the newest sample once a window's spread has seen this many.
 const SPREAD_MEMORY: f64 = 2000.0;
+/// Minutes over which an estimate of unmetered use stays wrong the same
+/// way: a district's demand wanders for about half an hour.
+const DEMAND_WANDER_MIN: f64 = 30.0;
 /// Periods before an onset that make a baseline for the step at it.
 const MIN_BEFORE_PERIODS: usize = 15;
 /// Periods learned before the spread's absolute part is fitted: half a
@@ -295,26 +298,30 @@ impl BalanceTest {
     }
 
     /// The spread of hourly means, as learned; a day gives only 24 of them,
-    /// so not below the white-noise floor.
+    /// so not below the least the noise allows.
     fn block_sigma(&self) -> f64 {
         self.block_mean_square
             .sqrt()
-            .max(self.white_floor(BLOCK_MIN))
+            .max(self.least_spread(BLOCK_MIN))
             .max(MIN_RELATIVE_SIGMA)
     }
 
-    /// The spread of a mean over `minutes` were the noise white: the
-    /// shortest window's, averaged down. No mean of the imbalance spreads
-    /// less (noise correlated in time averages down more slowly, and shows
-    /// in a window's own learned spread, which is then larger), so a
-    /// longer window, with few independent samples in a day, is held to it.
-    /// It used to assume the noise correlated over half an hour, as a
-    /// district's demand is; the trunk's is its meters' and white, and the
-    /// hour's window then stood √2 too wide: trunk leaks of 1.7–1.9 % took
-    /// 2.5 hours to raise (the 4-hour window), now about one.
-    fn white_floor(&self, minutes: f64) -> f64 {
+    /// The least a mean over `minutes` can spread: the shortest window's
+    /// spread, averaged down as the noise allows. Noise correlated in time
+    /// averages down more slowly and shows in a window's own learned
+    /// spread, which is then larger; a longer window, with few independent
+    /// samples in a day, is held to this floor. Where every user is metered
+    /// the noise is the meters' and white (the trunk's: held to noise
+    /// correlated over half an hour, its hour window stood √2 too wide and
+    /// trunk leaks of 1.7–1.9 % took 2.5 hours to raise, now about one).
+    /// Where part of the use is estimated, that estimate stays wrong the
+    /// same way for half an hour ([`DEMAND_WANDER_MIN`]), and means shorter
+    /// than that spread alike (held to white noise, the 4-hour window of
+    /// the city with unmetered homes raised).
+    fn least_spread(&self, minutes: f64) -> f64 {
         let first = &self.windows[0];
-        first.mean_square.sqrt() * (first.minutes / minutes).sqrt()
+        let least = if self.estimated_use { DEMAND_WANDER_MIN } else { 0.0 };
+        first.mean_square.sqrt() * (first.minutes.max(least) / minutes.max(least)).sqrt()
     }
 
     /// The CUSUM accumulates hourly means in standard deviations, less
@@ -332,12 +339,12 @@ impl BalanceTest {
     }
 
     /// The window's standard deviation in normal operation, not below the
-    /// white-noise floor.
+    /// least the noise allows.
     fn sigma(&self, k: usize) -> f64 {
         let w = &self.windows[k];
         w.mean_square
             .sqrt()
-            .max(self.white_floor(w.minutes))
+            .max(self.least_spread(w.minutes))
             .max(MIN_RELATIVE_SIGMA)
     }
 
