@@ -158,9 +158,9 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
         .expect("a pressure sensor inside the zone");
     let node_id = net.nodes[node.index()].id.clone();
     let rate = 0.004;
-    // The leak runs 4.5 h: longer than the balance test keeps the time
-    // before it (4 h) and the residuals reach back (3 h).
-    let probe = simulate(&net, scenario(&net, 8.5, Some((&node_id, rate))), ZONE);
+    // The leak runs 6.5 h: longer than the balance test keeps the time
+    // before it (4 h) and the residuals reach back (6 h).
+    let probe = simulate(&net, scenario(&net, 10.5, Some((&node_id, rate))), ZONE);
 
     let start = 1_795_392_000_000 + 4 * 3_600_000;
     let after: Vec<f64> = probe
@@ -198,7 +198,7 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
         .engine
         .leak_report(0)
         .expect("a report while the alarm stands");
-    // Still placed, and still dated, 4.5 h on.
+    // Still placed, and still dated, 6.5 h on.
     assert_eq!(report.candidates[0].node, node_id);
     assert!((report.candidates[0].rate_kg_s - rate).abs() < 0.1 * rate, "{report:?}");
     assert!(

