@@ -160,12 +160,17 @@ pub struct Thresholds {
 }
 
 impl BalanceTest {
+    /// `windows_min` in any order: the windows are kept shortest first,
+    /// which the floor, the shortest window's mean and the choice among
+    /// windows that fire take them to be.
     pub fn new(windows_min: &[f64], period_s: f64, thresholds: Thresholds) -> Self {
         let periods = |m: f64| ((m * 60.0 / period_s).round() as usize).max(1);
+        let mut windows_min = windows_min.to_vec();
+        windows_min.sort_by(f64::total_cmp);
         BalanceTest {
             windows: windows_min
-                .iter()
-                .map(|&m| Window {
+                .into_iter()
+                .map(|m| Window {
                     periods: periods(m),
                     minutes: m,
                     mean_square: 0.0,
@@ -207,11 +212,11 @@ impl BalanceTest {
     /// this, 6; with the throughput alone, 2).
     fn absolute_sq_over(&self, periods: usize) -> f64 {
         let absolute_sq = self.spread.absolute_sq();
-        match self.windows.iter().map(|w| w.periods).min() {
-            Some(shortest) if self.estimated_use && periods > shortest => {
-                absolute_sq * shortest as f64 / periods as f64
-            }
-            _ => absolute_sq,
+        let shortest = self.windows[0].periods;
+        if self.estimated_use && periods > shortest {
+            absolute_sq * shortest as f64 / periods as f64
+        } else {
+            absolute_sq
         }
     }
 
