@@ -2,7 +2,9 @@
 //! a meter: the zone balance with the linepack change closes without a
 //! leak, a known leak shows with the right sign and size, and the
 //! localization ranks the leak's node first; a user's faulty meter is not
-//! taken for a leak, and stays corrected across a restart.
+//! taken for a leak, and stays corrected across a restart, nor does one
+//! reading high hide a leak; nor is a meter between two zones, which moves
+//! both balances at once, taken for a leak.
 
 use std::path::Path;
 
@@ -266,6 +268,45 @@ fn a_large_users_meter_reading_low_is_a_faulty_meter_not_a_leak() {
 }
 
 #[test]
+fn a_large_users_meter_reading_high_is_a_faulty_meter_and_hides_no_leak() {
+    let net = network();
+    // The plant's meter reads 0.01 kg/s high from 4 h to 6 h: the trunk looks
+    // 0.01 kg/s over, and a leak of that size from 5 h would leave its
+    // balance level. The meter is taken as faulty and corrected, and the
+    // leak is found.
+    let (_, sensor) = users_meter(&net, |c| c.kind == ConsumerKind::Industrial);
+    let zone = net.zones.iter().find(|z| z.id == "Z-MP").unwrap();
+    let node = &net.nodes[zone.nodes[zone.nodes.len() / 2].index()].id;
+    let text = format!(
+        "[simulation]\nstart = \"2026-11-23T00:00:00Z\"\nduration = \"6h30m\"\nseed = 5\n\
+         [telemetry]\nnoise = {{ pressure_bar = 0.0, flow_relative = 0.0, flow_kg_s = 0.0, temperature_k = 0.0, gas_detector_pct_lel = 0.0 }}\n\
+         [[fault]]\nsensor = \"{}\"\nkind = \"bias\"\nstart = \"4h\"\nend = \"6h\"\nvalue = 0.01\n\
+         [[leak]]\nnode = \"{node}\"\nstart = \"5h\"\nrate_kg_s = 0.01\n",
+        sensor.id
+    );
+    let file: ScenarioFile = toml::from_str(&text).unwrap();
+    let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), "Z-MP");
+    let start = 1_795_392_000_000 + 4 * 3_600_000;
+    let steps = &probe.sink.meter_steps;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].sensor, sensor.id);
+    assert!(
+        (start..start + 30 * 60_000).contains(&steps[0].ts_ms),
+        "found {} min after the fault started",
+        (steps[0].ts_ms - start) / 60_000
+    );
+    let raised = &probe.sink.raised;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let leak_start = start + 3_600_000;
+    assert!(
+        (leak_start..leak_start + 15 * 60_000).contains(&raised[0].ts_ms),
+        "leak found {} min after it started",
+        (raised[0].ts_ms - leak_start) / 60_000
+    );
+    assert!((raised[0].rate_kg_s - 0.01).abs() < 0.002, "{:?}", raised[0]);
+}
+
+#[test]
 fn a_faulty_meter_restored_from_the_journal_stays_corrected_until_it_reads_true() {
     let net = network();
     let (meter, sensor) = users_meter(&net, |c| c.kind == ConsumerKind::Industrial);
@@ -297,24 +338,84 @@ fn a_faulty_meter_restored_from_the_journal_stays_corrected_until_it_reads_true(
     assert!(!alarm.active, "{alarm:?}");
 }
 
-#[test]
-fn a_district_feeds_meter_reading_high_is_named_beside_the_leak() {
-    let net = network();
-    // A district regulator's meter reads 0.01 kg/s high: the district's
-    // balance gains what a leak at that feed would take, and nothing else
-    // moves. A leak alarm, which says the meter explains it as well.
+/// The flow meter on the regulator that feeds district `ZONE`.
+fn district_feed_meter(net: &Network) -> (usize, &Sensor) {
     let zone = net.zones.iter().find(|z| z.id == ZONE).unwrap();
-    let meter = net
-        .sensors
+    net.sensors
         .iter()
-        .find(|s| match s.at {
+        .enumerate()
+        .find(|(_, s)| match s.at {
             ElementRef::Regulator(r) => {
                 s.kind == SensorKind::Flow && zone.nodes.contains(&net.regulators[r.index()].to)
             }
             _ => false,
         })
-        .expect("a metered feed of the zone");
-    let probe = simulate(&net, off_by(&net, 5.0, &meter.id, ("4h", "5h"), 0.01), ZONE);
+        .expect("a metered feed of the zone")
+}
+
+/// A boundary meter `bias` kg/s off from 4 h to 5 h: a `meter_step` alarm
+/// names it within a quarter of an hour, no leak alarm, the alarm clears
+/// once it reads true again, and the zone's balance closes in between.
+fn boundary_meter_off_by(bias: f64, zone: &'static str) {
+    let net = network();
+    let (meter, sensor) = district_feed_meter(&net);
+    let probe = simulate(&net, off_by(&net, 6.5, &sensor.id, ("4h", "5h"), bias), zone);
+    assert!(probe.sink.raised.is_empty(), "leak alarms: {:?}", probe.sink.raised);
+    let start = 1_795_392_000_000 + 4 * 3_600_000;
+    let steps = &probe.sink.meter_steps;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].sensor, sensor.id);
+    assert!(
+        (start..start + 15 * 60_000).contains(&steps[0].ts_ms),
+        "found {} min after the fault started",
+        (steps[0].ts_ms - start) / 60_000
+    );
+    let key = linepack_engine::alarm::AlarmKey {
+        kind: linepack_engine::alarm::AlarmKind::MeterStep,
+        source: linepack_engine::alarm::Source::Sensor(meter as u32),
+    };
+    let alarm = probe.sink.engine.alarm(&key).expect("the meter's alarm");
+    assert!(!alarm.active, "{alarm:?}");
+    let corrected = probe
+        .samples
+        .iter()
+        .filter(|b| b.t_ms > start + 15 * 60_000 && b.t_ms < start + 3_600_000)
+        .map(|b| b.imbalance_kg_s.abs())
+        .fold(0.0, f64::max);
+    assert!(
+        corrected < 2e-3,
+        "{zone}: imbalance up to {corrected} kg/s with the meter corrected"
+    );
+}
+
+#[test]
+fn a_district_feeds_meter_reading_high_is_a_faulty_meter_not_a_district_leak() {
+    // The district's balance gains 0.01 kg/s, as a leak at its feed would
+    // make it; the trunk's loses as much at the same moment, which no
+    // leak does.
+    boundary_meter_off_by(0.01, ZONE);
+}
+
+#[test]
+fn a_district_feeds_meter_reading_low_is_a_faulty_meter_not_a_trunk_leak() {
+    // The mirror image: the trunk looks 0.01 kg/s short, the district
+    // 0.01 kg/s over.
+    boundary_meter_off_by(-0.01, "Z-MP");
+}
+
+#[test]
+fn a_stations_meter_reading_high_is_named_beside_the_leak() {
+    let net = network();
+    // A station's meter reads 0.01 kg/s high: the trunk's balance gains
+    // what a leak at the station's outlet would take, and no other zone
+    // moves (the station feeds the trunk only). A leak alarm, which says
+    // the meter explains it as well.
+    let meter = net
+        .sensors
+        .iter()
+        .find(|s| s.kind == SensorKind::Flow && matches!(s.at, ElementRef::Supply(_)))
+        .expect("a metered station");
+    let probe = simulate(&net, off_by(&net, 5.0, &meter.id, ("4h", "5h"), 0.01), "Z-MP");
     assert_eq!(probe.sink.raised.len(), 1, "{:?}", probe.sink.raised);
     assert_eq!(
         probe.sink.raised[0].meter_alternative.as_deref(),

@@ -204,9 +204,10 @@ impl Namer<'_> {
             },
             (AlarmKind::Leak, false) => format!("{source}: zone balance normal again ({v:.4} kg/s)"),
             (AlarmKind::MeterStep, true) => format!(
-                "{source}{at}: reading fell at once by {:.4} kg/s, what the zone's balance lost ({l:.4} kg/s): \
+                "{source}{at}: reading {} at once by {:.4} kg/s, and a zone's balance the other way by {l:.4} kg/s: \
                  a faulty meter, not a leak; corrected by that much in the balance until it reads true again",
-                -v
+                if v < 0.0 { "fell" } else { "rose" },
+                v.abs()
             ),
             (AlarmKind::MeterStep, false) => format!("{source}{at}: reading true again, correction removed"),
         };

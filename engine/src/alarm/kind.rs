@@ -95,7 +95,7 @@ kinds! {
     UsageAboveProfile => "usage_above_profile", Medium, "A metered user draws far more than its learned profile.";
     AlarmFlood => "alarm_flood", High, "More new alarms than the flood limit within the flood window.";
     Leak => "leak", Critical, "A suspected leak (zone balance or model residuals).";
-    MeterStep => "meter_step", High, "A user's meter reading fell at once by what its zone's balance lost: a faulty meter, corrected in the balance, not a leak.";
+    MeterStep => "meter_step", High, "A meter's reading stepped at once and a zone's balance by as much the other way (a user's meter; or a meter between two zones, one zone short and the other over by as much): a faulty meter, corrected in the balance, not a leak.";
 }
 
 impl fmt::Display for AlarmKind {

@@ -278,6 +278,15 @@ impl BalanceTest {
         if learn {
             for k in 0..self.windows.len() {
                 if let Some((m, _)) = self.mean(self.windows[k].periods, t_ms) {
+                    // A fall as clear as a rise that raises is no more
+                    // the zone's noise than a leak is (a meter reading
+                    // high, until it is found): a quarter of an hour of a
+                    // plant's meter 0.01 kg/s high held the trunk's
+                    // windows too wide for a leak of that size to raise
+                    // within 40 minutes.
+                    if judge && m < -self.thresholds.raise_sigma * self.sigma(k) {
+                        continue;
+                    }
                     let w = &mut self.windows[k];
                     w.samples += 1.0;
                     let a = 1.0 / w.samples.min(SPREAD_MEMORY);
@@ -291,7 +300,7 @@ impl BalanceTest {
             let m = self.block_sum / self.block_n as f64;
             self.block_sum = 0.0;
             self.block_n = 0;
-            if learn {
+            if learn && !(judge && m < -self.thresholds.raise_sigma * self.block_sigma()) {
                 self.block_samples += 1.0;
                 let a = 1.0 / self.block_samples.min(SPREAD_MEMORY / BLOCK_MIN);
                 self.block_mean_square += a * (m * m - self.block_mean_square);
@@ -401,6 +410,19 @@ impl BalanceTest {
     /// window that just fired still averages with the time before the leak;
     /// this does not.
     pub fn onset(&self) -> Option<(i64, f64)> {
+        self.change_point(1.0)
+    }
+
+    /// When the imbalance stepped down and by how much (kg/s, negative),
+    /// as [`onset`](Self::onset) finds a step up: the zone across a meter
+    /// reading high.
+    pub fn fall(&self) -> Option<(i64, f64)> {
+        self.change_point(-1.0)
+    }
+
+    /// The change point whose step, times `sign`, has the largest
+    /// t-statistic.
+    fn change_point(&self, sign: f64) -> Option<(i64, f64)> {
         let n = self.recent.len();
         if n < 2 {
             return None;
@@ -413,7 +435,7 @@ impl BalanceTest {
             let nb = (k + 1) as f64;
             let na = (n - k - 1) as f64;
             let step = (total - before) / na - before / nb;
-            let t = step * (nb * na / n as f64).sqrt();
+            let t = sign * step * (nb * na / n as f64).sqrt();
             if best.is_none_or(|b| t > b.0) {
                 best = Some((t, k + 1, step));
             }
@@ -453,6 +475,41 @@ impl BalanceTest {
             0.0
         };
         Some(after.0 / after.1 as f64 - before)
+    }
+
+    /// [`step_at`](Self::step_at) with its spread in normal operation,
+    /// kg/s, each side's mean spreading as [`relative_spread_over`]
+    /// (Self::relative_spread_over) its periods says.
+    pub fn step_with_spread(&self, since_ms: i64) -> Option<(f64, f64)> {
+        let step = self.step_at(since_ms)?;
+        let mut variance = 0.0;
+        for after in [false, true] {
+            let side = || self.recent.iter().filter(move |r| (r.0 >= since_ms) == after);
+            let n = side().count();
+            if n == 0 || (!after && n < MIN_BEFORE_PERIODS) {
+                continue;
+            }
+            let absolute_sq = self.absolute_sq_over(n);
+            let mean_scale = side().map(|r| scale(r.2, absolute_sq)).sum::<f64>() / n as f64;
+            variance += (self.relative_spread_over(n) * mean_scale).powi(2);
+        }
+        Some((step, variance.sqrt()))
+    }
+
+    /// The spread of a mean over the next `periods` in normal operation,
+    /// kg/s, at the latest period's throughput.
+    pub fn spread_over(&self, periods: usize) -> f64 {
+        let through = self.recent.back().map_or(0.0, |r| r.2);
+        self.relative_spread_over(periods) * scale(through, self.absolute_sq_over(periods))
+    }
+
+    /// The relative spread of a mean over `periods`: the learned window no
+    /// longer than it, averaged down as white noise beyond (and up, for a
+    /// mean shorter than the shortest window).
+    fn relative_spread_over(&self, periods: usize) -> f64 {
+        let periods = periods.max(1);
+        let k = self.windows.iter().rposition(|w| w.periods <= periods).unwrap_or(0);
+        self.sigma(k) * (self.windows[k].periods as f64 / periods as f64).sqrt()
     }
 
     /// Every window below the clear level and the CUSUM back at zero.
@@ -556,6 +613,25 @@ mod tests {
         let (t, v) = raised.expect("a persistent step raises");
         assert!(t - 1440 <= 15, "within a window: {t}");
         assert!(v.rate_kg_s > 0.0 && !v.cusum);
+    }
+
+    #[test]
+    fn a_clear_fall_is_not_learned_as_noise() {
+        // A day of noise, then a quarter of an hour 0.05 kg/s below (a
+        // meter reading high, before it is found), learned as normal: the
+        // windows' spreads stay as the noise made them.
+        let mut b = test();
+        for t in 0..1440 {
+            b.push(t as i64 * 60_000, noise(t), 1.0, true, t >= 60);
+        }
+        let before = b.sigmas();
+        for t in 1440..1455 {
+            let now = t as i64 * 60_000;
+            b.push(now, noise(t) - 0.05, 1.0, !b.suspect(now), true);
+        }
+        for ((minutes, was), (_, is)) in before.iter().zip(b.sigmas()) {
+            assert!(is < 1.2 * was, "{minutes}-minute spread {was} -> {is}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! user's step from one period's reading to the next is learned in normal
 //! operation, and when a zone's test fires, a meter whose reading fell,
 //! far beyond its usual steps, by what the balance rose at that moment,
-//! and stayed down, is taken as the cause.
+//! and stayed down, is taken as the cause. A meter whose reading rose, the
+//! balance falling by as much, is a fault the same way: it would hide a
+//! leak of its size.
 //!
 //! One reading against the one before: a user's use wanders (the
 //! simulator's by 5 %, correlated over half an hour) and a fault steps at
@@ -28,6 +30,13 @@ const PERSISTS: usize = 3;
 /// A meter's step explains the imbalance when they agree within this
 /// fraction of the imbalance plus three spreads.
 const MATCH_FRACTION: f64 = 0.25;
+/// A meter's rise is judged this many periods after it, against the
+/// balance's fall since then: a quarter of an hour, for the balance's
+/// mean to be known.
+pub const RISE_LAG: usize = 15;
+/// ... and the balance's fall must stand out by this many of its spreads
+/// (no test has raised it: a leak's rise has, a fall has none).
+const RISE_BALANCE_SIGMA: f64 = 3.0;
 /// Steps learned before a user's meter is judged (a few hours).
 const MIN_LEARNED: f64 = 180.0;
 /// Weight of the newest step once this many are learned.
@@ -205,6 +214,46 @@ impl UserReadings {
         }
     }
 
+    /// A meter whose reading rose `RISE_LAG` periods ago, far beyond its
+    /// usual steps, stayed up since, and the zone's balance fell by as much
+    /// then (`balance_step_at`: the step and its spread, kg/s) and clearly:
+    /// a meter reading high makes its zone look over by what it reads too
+    /// much, and would hide a leak of that size. A user whose use truly
+    /// rose draws it through the zone's meters: the balance does not move.
+    pub fn rose(&self, balance_step_at: impl Fn(i64) -> Option<(f64, f64)>) -> Option<Step> {
+        let p = self.times.len().checked_sub(RISE_LAG)?;
+        let mut balance = None;
+        let mut best: Option<(f64, Step)> = None;
+        for u in 0..self.users {
+            let Some(step) = self.step(u, p) else { continue };
+            let Some(sigma) = self.sigma(u).filter(|&sigma| step > STEP_SIGMA * sigma) else {
+                continue;
+            };
+            let before = self.value(p - 1, u);
+            if !(p..self.times.len()).all(|q| self.value(q, u) - before >= 0.5 * step) {
+                continue;
+            }
+            let (fall, spread) = (*balance.get_or_insert_with(|| balance_step_at(self.times[p])))?;
+            let expected = -fall;
+            if expected <= RISE_BALANCE_SIGMA * spread || !self.matches(u, step, expected, 2.0 * spread) {
+                continue;
+            }
+            let miss = (step - expected).abs();
+            if best.is_none_or(|(m, _)| miss < m) {
+                best = Some((
+                    miss,
+                    Step {
+                        user: u,
+                        at_ms: self.times[p],
+                        step_kg_s: step,
+                        sigma_kg_s: sigma,
+                    },
+                ));
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
     /// Whether user `u`'s reading stepped by about `expected` kg/s
     /// `PERSISTS` periods ago and stayed (a faulty meter back to reading
     /// true), and when.
@@ -251,6 +300,23 @@ mod tests {
         // Nobody's meter moved: a leak.
         let clean = readings(400, None);
         assert_eq!(clean.cause(|_| Some(0.01), 0.0), Cause::NotAMeter);
+    }
+
+    #[test]
+    fn a_meter_that_rose_as_the_balance_fell_is_found() {
+        let at = 400 - RISE_LAG;
+        let r = readings(400, Some((0, at, 0.01)));
+        let t = at as i64 * 60_000;
+        let step = r.rose(|s| (s == t).then_some((-0.0098, 0.001))).expect("user 0 rose");
+        assert_eq!((step.user, step.at_ms), (0, t));
+        assert!((step.step_kg_s - 0.01).abs() < 1e-3, "{step:?}");
+        // A user whose use rose draws it through the zone's meters: the
+        // balance stays level.
+        assert_eq!(r.rose(|_| Some((0.0, 0.001))), None);
+        // A fall within the balance's noise is not enough.
+        assert_eq!(r.rose(|_| Some((-0.0098, 0.004))), None);
+        // Nobody's meter moved.
+        assert_eq!(readings(400, None).rose(|_| Some((-0.01, 0.001))), None);
     }
 
     #[test]

@@ -63,6 +63,19 @@ pub struct MeterAlternative {
     pub bias_kg_s: f64,
     pub chi2: f64,
     pub place_chi2: f64,
+    /// For a meter between two zones: the other zone's step since the
+    /// onset, which the meter's fault would make a fall by the rate and a
+    /// leak would leave level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub across: Option<Across>,
+}
+
+/// The zone across a boundary meter: its imbalance's step since an onset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Across {
+    pub zone: String,
+    pub step_kg_s: f64,
+    pub sigma_kg_s: f64,
 }
 
 /// A meter's bias is named as an alternative when its χ² is at most this
@@ -423,6 +436,13 @@ impl Model {
         self.residuals[k].sensor
     }
 
+    /// Sensor `sensor`'s short residual in its spreads, where it is a
+    /// residual with a learned spread.
+    pub fn short_z(&self, sensor: u32) -> Option<f64> {
+        let r = self.residuals.iter().find(|r| r.sensor == sensor && r.learned > 0.0)?;
+        r.short.is_finite().then(|| r.short / self.short_sigma(r))
+    }
+
     /// The smallest spread a residual is trusted to.
     fn floor(&self, r: &Residual) -> f64 {
         match r.measures {
@@ -696,6 +716,7 @@ impl Model {
                 bias_kg_s: b,
                 chi2,
                 place_chi2: taken.best_chi2,
+                across: None,
             })
     }
 
