@@ -270,6 +270,14 @@ struct Zone {
 }
 
 impl Zone {
+    /// The imbalance since `since_ms` was `delta` kg/s too high, a faulty
+    /// meter's doing: taken off the test's kept periods and the
+    /// correction's held ones.
+    fn rebase(&mut self, since_ms: i64, delta: f64) {
+        self.test.rebase(since_ms, delta);
+        self.correction.rebase(since_ms, delta);
+    }
+
     /// Not a leak: user's meter `step.user` stepped by what the balance
     /// moved the other way (`balance_kg_s`). Its reading is corrected, and
     /// the imbalance since its step with it; a `meter_step` alarm names it.
@@ -279,7 +287,7 @@ impl Zone {
             user: step.user,
             offset_kg_s: offset,
         });
-        self.test.rebase(step.at_ms, offset);
+        self.rebase(step.at_ms, offset);
         out.push(Condition {
             key: AlarmKey {
                 kind: AlarmKind::MeterStep,
@@ -766,6 +774,11 @@ impl LeakDetector {
                 zone.correction
                     .learn(t, self.utc_offset_ms, unmetered_use, expect / corr.max(1e-9));
             }
+            // Faulty users' meters are looked for once the zone is learned:
+            // on the learning day the profiles' hourly steps are not yet
+            // corrected, and a shop's meter stepping up as it opened at the
+            // hour the district's estimate stepped up more was taken for a
+            // meter reading high.
             if learning {
                 continue;
             }
@@ -775,7 +788,7 @@ impl LeakDetector {
                 // The meter reads true again: since then the correction
                 // made the zone look `offset` short (over, if negative).
                 zone.faulty = None;
-                zone.test.rebase(since, -f.offset_kg_s);
+                zone.rebase(since, -f.offset_kg_s);
                 out.push(Condition {
                     key: AlarmKey {
                         kind: AlarmKind::MeterStep,
@@ -788,14 +801,15 @@ impl LeakDetector {
                     priority: None,
                 });
             }
+            if !zone.alarm
+                && zone.faulty.is_none()
+                && let Some(step) = zone.readings.rose(|at| zone.test.step_with_spread(at))
+            {
+                let fall = zone.test.step_at(step.at_ms).unwrap_or(-step.step_kg_s);
+                zone.take_as_faulty(step, -fall, t, out);
+                continue;
+            }
             if !zone.alarm {
-                if zone.faulty.is_none()
-                    && let Some(step) = zone.readings.rose(|at| zone.test.step_with_spread(at))
-                {
-                    let fall = zone.test.step_at(step.at_ms).unwrap_or(-step.step_kg_s);
-                    zone.take_as_faulty(step, -fall, t, out);
-                    continue;
-                }
                 if let Some(v) = zone.test.raised(t) {
                     if zone.faulty.is_none() {
                         match zone.readings.cause(|at| zone.test.step_at(at), v.sigma_kg_s) {
@@ -1010,7 +1024,7 @@ impl LeakDetector {
         let error = if back { previous } else { error };
         let offset = previous - error;
         for (zone, sign) in meter.sides {
-            self.zones[zone].test.rebase(since_ms, sign * error);
+            self.zones[zone].rebase(since_ms, sign * error);
         }
         meter.offset_kg_s = (!back).then_some(offset);
         meter.since_ms = since_ms;
