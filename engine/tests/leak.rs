@@ -108,6 +108,19 @@ impl Sink for Probe<'_> {
     }
 }
 
+/// The run took one meter as faulty, `sensor`, within `minutes` of the
+/// fault's `start`.
+fn one_meter_step(probe: &Probe, sensor: &str, start: i64, minutes: i64) {
+    let steps = &probe.sink.meter_steps;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].sensor, sensor);
+    assert!(
+        (start..start + minutes * 60_000).contains(&steps[0].ts_ms),
+        "found {} min after the fault started",
+        (steps[0].ts_ms - start) / 60_000
+    );
+}
+
 fn simulate<'a>(net: &'a Network, scenario: Scenario, zone: &'static str) -> Probe<'a> {
     let mut probe = Probe {
         sink: EngineSink::new(net, &config()).unwrap(),
@@ -236,15 +249,8 @@ fn a_large_users_meter_reading_low_is_a_faulty_meter_not_a_leak() {
     let (meter, sensor) = users_meter(&net, |c| c.kind == ConsumerKind::Industrial);
     let probe = simulate(&net, biased(&net, 8.0, &sensor.id, ("4h", "6h")), "Z-MP");
     assert!(probe.sink.raised.is_empty(), "leak alarms: {:?}", probe.sink.raised);
-    let steps = &probe.sink.meter_steps;
-    assert_eq!(steps.len(), 1, "{steps:?}");
     let start = 1_795_392_000_000 + 4 * 3_600_000;
-    assert_eq!(steps[0].sensor, sensor.id);
-    assert!(
-        (start..start + 15 * 60_000).contains(&steps[0].ts_ms),
-        "found {} min after the fault started",
-        (steps[0].ts_ms - start) / 60_000
-    );
+    one_meter_step(&probe, &sensor.id, start, 15);
     // Corrected in the balance while it stands: the trunk closes again
     // within a quarter of an hour of the fault's start and end.
     let late = probe
@@ -287,14 +293,7 @@ fn a_large_users_meter_reading_high_is_a_faulty_meter_and_hides_no_leak() {
     let file: ScenarioFile = toml::from_str(&text).unwrap();
     let probe = simulate(&net, Scenario::resolve(&file, &net, 0).unwrap(), "Z-MP");
     let start = 1_795_392_000_000 + 4 * 3_600_000;
-    let steps = &probe.sink.meter_steps;
-    assert_eq!(steps.len(), 1, "{steps:?}");
-    assert_eq!(steps[0].sensor, sensor.id);
-    assert!(
-        (start..start + 30 * 60_000).contains(&steps[0].ts_ms),
-        "found {} min after the fault started",
-        (steps[0].ts_ms - start) / 60_000
-    );
+    one_meter_step(&probe, &sensor.id, start, 30);
     let raised = &probe.sink.raised;
     assert_eq!(raised.len(), 1, "{raised:?}");
     let leak_start = start + 3_600_000;
@@ -362,14 +361,7 @@ fn boundary_meter_off_by(bias: f64, zone: &'static str) {
     let probe = simulate(&net, off_by(&net, 6.5, &sensor.id, ("4h", "5h"), bias), zone);
     assert!(probe.sink.raised.is_empty(), "leak alarms: {:?}", probe.sink.raised);
     let start = 1_795_392_000_000 + 4 * 3_600_000;
-    let steps = &probe.sink.meter_steps;
-    assert_eq!(steps.len(), 1, "{steps:?}");
-    assert_eq!(steps[0].sensor, sensor.id);
-    assert!(
-        (start..start + 15 * 60_000).contains(&steps[0].ts_ms),
-        "found {} min after the fault started",
-        (steps[0].ts_ms - start) / 60_000
-    );
+    one_meter_step(&probe, &sensor.id, start, 15);
     let key = linepack_engine::alarm::AlarmKey {
         kind: linepack_engine::alarm::AlarmKind::MeterStep,
         source: linepack_engine::alarm::Source::Sensor(meter as u32),

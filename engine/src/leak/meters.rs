@@ -29,7 +29,7 @@ const STEP_SIGMA: f64 = 8.0;
 const PERSISTS: usize = 3;
 /// A meter's step explains the imbalance when they agree within this
 /// fraction of the imbalance plus three spreads.
-const MATCH_FRACTION: f64 = 0.25;
+pub(super) const MATCH_FRACTION: f64 = 0.25;
 /// A meter's rise is judged this many periods after it, against the
 /// balance's fall since then: a quarter of an hour, for the balance's
 /// mean to be known.
@@ -149,14 +149,31 @@ impl UserReadings {
         })
     }
 
-    /// Whether user `u`'s step of `step` in period `p` stayed: `None`
-    /// while there are too few periods since to tell.
-    fn persists(&self, u: usize, p: usize, step: f64) -> Option<bool> {
-        if self.times.len() < p + PERSISTS {
+    /// Whether user `u`'s step of `step` in period `p` stayed for `periods`
+    /// readings (that one and the next): `None` while there are too few
+    /// periods since to tell.
+    fn stays(&self, u: usize, p: usize, step: f64, periods: usize) -> Option<bool> {
+        if self.times.len() < p + periods {
             return None;
         }
         let before = self.value(p - 1, u);
-        Some((p..p + PERSISTS).all(|q| (self.value(q, u) - before) * step.signum() >= 0.5 * step.abs()))
+        Some((p..p + periods).all(|q| (self.value(q, u) - before) * step.signum() >= 0.5 * step.abs()))
+    }
+
+    /// User `u`'s step of `step` in period `p`, missing the balance by
+    /// `miss`, taken as `best` if it misses by less.
+    fn keep_closer(&self, best: &mut Option<(f64, Step)>, u: usize, p: usize, step: f64, miss: f64) {
+        if best.is_none_or(|(m, _)| miss < m) {
+            *best = Some((
+                miss,
+                Step {
+                    user: u,
+                    at_ms: self.times[p],
+                    step_kg_s: step,
+                    sigma_kg_s: self.sigma(u).unwrap_or(FLOOR_KG_S),
+                },
+            ));
+        }
     }
 
     /// Whether a meter's reading stepped, at some period kept, against
@@ -184,7 +201,7 @@ impl UserReadings {
                 if !self.matches(u, step, expected, 2.0 * balance_sigma) {
                     continue;
                 }
-                match self.persists(u, p, step) {
+                match self.stays(u, p, step, PERSISTS) {
                     None => {
                         too_soon = true;
                         continue;
@@ -192,19 +209,7 @@ impl UserReadings {
                     Some(false) => continue,
                     Some(true) => {}
                 }
-                let miss = (step - expected).abs();
-                if best.is_none_or(|(m, _)| miss < m) {
-                    let sigma_kg_s = self.sigma(u).unwrap_or(FLOOR_KG_S);
-                    best = Some((
-                        miss,
-                        Step {
-                            user: u,
-                            at_ms: self.times[p],
-                            step_kg_s: step,
-                            sigma_kg_s,
-                        },
-                    ));
-                }
+                self.keep_closer(&mut best, u, p, step, (step - expected).abs());
             }
         }
         match best {
@@ -226,11 +231,9 @@ impl UserReadings {
         let mut best: Option<(f64, Step)> = None;
         for u in 0..self.users {
             let Some(step) = self.step(u, p) else { continue };
-            let Some(sigma) = self.sigma(u).filter(|&sigma| step > STEP_SIGMA * sigma) else {
-                continue;
-            };
-            let before = self.value(p - 1, u);
-            if !(p..self.times.len()).all(|q| self.value(q, u) - before >= 0.5 * step) {
+            if self.sigma(u).is_none_or(|sigma| step <= STEP_SIGMA * sigma)
+                || self.stays(u, p, step, RISE_LAG) != Some(true)
+            {
                 continue;
             }
             let (fall, spread) = (*balance.get_or_insert_with(|| balance_step_at(self.times[p])))?;
@@ -238,18 +241,7 @@ impl UserReadings {
             if expected <= RISE_BALANCE_SIGMA * spread || !self.matches(u, step, expected, 2.0 * spread) {
                 continue;
             }
-            let miss = (step - expected).abs();
-            if best.is_none_or(|(m, _)| miss < m) {
-                best = Some((
-                    miss,
-                    Step {
-                        user: u,
-                        at_ms: self.times[p],
-                        step_kg_s: step,
-                        sigma_kg_s: sigma,
-                    },
-                ));
-            }
+            self.keep_closer(&mut best, u, p, step, (step - expected).abs());
         }
         best.map(|(_, s)| s)
     }
@@ -260,7 +252,7 @@ impl UserReadings {
     pub fn returned(&self, u: usize, expected: f64) -> Option<i64> {
         let p = self.times.len().checked_sub(PERSISTS)?;
         self.step(u, p)
-            .is_some_and(|step| self.matches(u, step, expected, 0.0) && self.persists(u, p, step) == Some(true))
+            .is_some_and(|step| self.matches(u, step, expected, 0.0) && self.stays(u, p, step, PERSISTS) == Some(true))
             .then(|| self.times[p])
     }
 }

@@ -74,10 +74,6 @@ fn metered_use(reading: f64) -> Option<f64> {
 }
 /// How often the candidates of a standing leak alarm are refined.
 const RELOCALIZE_MS: i64 = 5 * 60_000;
-/// A boundary meter's error explains two zones' steps when the other
-/// side's fall matches this one's rise within this fraction of it plus
-/// three spreads (as a user's meter step does, `meters.rs`).
-const MIRROR_MATCH: f64 = 0.25;
 /// Periods after the onset before a zone across a meter is judged to
 /// mirror it or not: at a clean zone's first period over the threshold,
 /// the zone across has had one period, or none, to show it.
@@ -88,6 +84,29 @@ const MIRROR_MIN_PERIODS: usize = 3;
 /// meter back to true makes the district rise in minutes, and the trunk
 /// across it would take an hour to fall by five of its spreads).
 const RETURN_SIGMA: f64 = 2.0;
+
+/// Whether a zone's step of `step` (± `spread`) is the `expected` one a
+/// meter's error makes: within a quarter of it plus three spreads, as a
+/// user's meter step must match its balance's (`meters::MATCH_FRACTION`).
+fn agrees(step: f64, expected: f64, spread: f64) -> bool {
+    (step - expected).abs() <= meters::MATCH_FRACTION * expected.abs() + 3.0 * spread
+}
+
+/// A `meter_step` alarm's condition on `sensor`: its reading's step
+/// (`value`) and what the balance moved (`limit`), or its end.
+fn meter_step(sensor: u32, active: bool, t: i64, value: f64, limit: f64) -> Condition {
+    Condition {
+        key: AlarmKey {
+            kind: AlarmKind::MeterStep,
+            source: Source::Sensor(sensor),
+        },
+        active,
+        ts_ms: t,
+        value,
+        limit,
+        priority: None,
+    }
+}
 
 /// What the zones across a zone's boundary meters say of its imbalance.
 enum Mirror {
@@ -233,6 +252,15 @@ struct BoundaryMeter {
     since_ms: i64,
 }
 
+impl BoundaryMeter {
+    /// Seen from zone `z`: the meter's sign in its balance and the zone
+    /// across, if `z` is on either side.
+    fn across_from(&self, z: usize) -> Option<(f64, usize)> {
+        let k = self.sides.iter().position(|side| side.0 == z)?;
+        Some((self.sides[k].1, self.sides[1 - k].0))
+    }
+}
+
 /// One balance zone.
 struct Zone {
     /// Boundary meters (watched index) with +1 into the zone, −1 out.
@@ -288,17 +316,13 @@ impl Zone {
             offset_kg_s: offset,
         });
         self.rebase(step.at_ms, offset);
-        out.push(Condition {
-            key: AlarmKey {
-                kind: AlarmKind::MeterStep,
-                source: Source::Sensor(self.users[step.user].sensor),
-            },
-            active: true,
-            ts_ms: t,
-            value: step.step_kg_s,
-            limit: balance_kg_s,
-            priority: None,
-        });
+        out.push(meter_step(
+            self.users[step.user].sensor,
+            true,
+            t,
+            step.step_kg_s,
+            balance_kg_s,
+        ));
     }
 }
 
@@ -789,17 +813,7 @@ impl LeakDetector {
                 // made the zone look `offset` short (over, if negative).
                 zone.faulty = None;
                 zone.rebase(since, -f.offset_kg_s);
-                out.push(Condition {
-                    key: AlarmKey {
-                        kind: AlarmKind::MeterStep,
-                        source: Source::Sensor(zone.users[f.user].sensor),
-                    },
-                    active: false,
-                    ts_ms: t,
-                    value: 0.0,
-                    limit: f.offset_kg_s,
-                    priority: None,
-                });
+                out.push(meter_step(zone.users[f.user].sensor, false, t, 0.0, f.offset_kg_s));
             }
             if !zone.alarm
                 && zone.faulty.is_none()
@@ -887,9 +901,10 @@ impl LeakDetector {
     /// spreads, at the change point of either, since the correction began.
     fn boundary_returned(&self, b: usize) -> Option<i64> {
         let m = &self.boundary[b];
-        let size = m.offset_kg_s?.abs();
+        let offset = m.offset_kg_s?;
+        let size = offset.abs();
         // The side whose balance the correction now raises, and the other.
-        let raised = usize::from(m.sides[0].1 * m.offset_kg_s? < 0.0);
+        let raised = usize::from(m.sides[0].1 * offset < 0.0);
         let (up, down) = (
             &self.zones[m.sides[raised].0].test,
             &self.zones[m.sides[1 - raised].0].test,
@@ -897,12 +912,12 @@ impl LeakDetector {
         let instants = [up.onset(), down.fall()];
         instants.into_iter().flatten().map(|(at, _)| at).find(|&at| {
             at > m.since_ms
-                && up.step_with_spread(at).is_some_and(|(rise, spread)| {
-                    rise > RETURN_SIGMA * spread && (rise - size).abs() <= MIRROR_MATCH * size + 3.0 * spread
-                })
-                && down.step_with_spread(at).is_some_and(|(fall, spread)| {
-                    fall < -RETURN_SIGMA * spread && (fall + size).abs() <= MIRROR_MATCH * size + 3.0 * spread
-                })
+                && up
+                    .step_with_spread(at)
+                    .is_some_and(|(rise, spread)| rise > RETURN_SIGMA * spread && agrees(rise, size, spread))
+                && down
+                    .step_with_spread(at)
+                    .is_some_and(|(fall, spread)| fall < -RETURN_SIGMA * spread && agrees(fall, -size, spread))
         })
     }
 
@@ -942,11 +957,10 @@ impl LeakDetector {
         let mut too_soon = false;
         let own = &self.zones[z].test;
         for (b, m) in self.boundary.iter().enumerate() {
-            let Some(k) = m.sides.iter().position(|side| side.0 == z) else {
+            let Some((own_sign, across)) = m.across_from(z) else {
                 continue;
             };
-            let own_sign = m.sides[k].1;
-            let other = &self.zones[m.sides[1 - k].0];
+            let other = &self.zones[across];
             if other.alarm || other.unbalanced.is_some() || other.test.judged < self.learning_periods {
                 continue;
             }
@@ -960,7 +974,7 @@ impl LeakDetector {
                 too_soon |= early;
                 continue;
             };
-            let matches = (step + rate).abs() <= MIRROR_MATCH * rate + 3.0 * spread;
+            let matches = agrees(step, -rate, spread);
             too_soon |= early && matches;
             let at_fall = other.test.fall().and_then(|(at, _)| {
                 let (rise, rise_sigma) = own.step_with_spread(at)?;
@@ -974,13 +988,13 @@ impl LeakDetector {
                 // `RUST_LOG=linepack_engine::leak=debug` shows each look across.
                 tracing::debug!(
                     zone = %self.zone_names[z], meter = %self.sensor_names[m.sensor as usize],
-                    other = %self.zone_names[m.sides[1 - k].0], at, rise, fall, spread,
+                    other = %self.zone_names[across], at, rise, fall, spread,
                     "boundary meter"
                 );
                 if !(rise > 0.0
                     && spread > 0.0
                     && fall < -self.config.threshold_sigma * spread
-                    && miss <= MIRROR_MATCH * rise + 3.0 * spread)
+                    && agrees(fall, -rise, spread))
                 {
                     continue;
                 }
@@ -1016,7 +1030,7 @@ impl LeakDetector {
     fn correct_boundary(&mut self, b: usize, error: f64, since_ms: i64, t: i64, rate: f64, out: &mut Vec<Condition>) {
         let meter = &mut self.boundary[b];
         let previous = meter.offset_kg_s.unwrap_or(0.0);
-        let back = previous != 0.0 && (previous - error).abs() <= MIRROR_MATCH * previous.abs();
+        let back = previous != 0.0 && (previous - error).abs() <= meters::MATCH_FRACTION * previous.abs();
         // Back to reading true, the meter moved by exactly its correction:
         // that, not the estimate, comes off the kept periods (a 0.0083
         // estimate of a 0.0095 return left a district 0.0012 kg/s short
@@ -1029,17 +1043,13 @@ impl LeakDetector {
         meter.offset_kg_s = (!back).then_some(offset);
         meter.since_ms = since_ms;
         tracing::debug!(meter = %self.sensor_names[meter.sensor as usize], since_ms, error, offset, back, "boundary meter corrected");
-        out.push(Condition {
-            key: AlarmKey {
-                kind: AlarmKind::MeterStep,
-                source: Source::Sensor(meter.sensor),
-            },
-            active: !back,
-            ts_ms: t,
-            value: if back { 0.0 } else { -offset },
-            limit: rate,
-            priority: None,
-        });
+        out.push(meter_step(
+            meter.sensor,
+            !back,
+            t,
+            if back { 0.0 } else { -offset },
+            rate,
+        ));
     }
 
     /// Works out the candidates of zones in alarm again as residuals
@@ -1119,8 +1129,7 @@ impl LeakDetector {
             .boundary
             .iter()
             .find(|m| self.sensor_names[m.sensor as usize] == sensor)?;
-        let k = meter.sides.iter().position(|side| side.0 == z)?;
-        let other = meter.sides[1 - k].0;
+        let (_, other) = meter.across_from(z)?;
         let (step, sigma) = self.zones[other].test.step_with_spread(since_ms)?;
         Some(Across {
             zone: self.zone_names[other].clone(),

@@ -121,8 +121,8 @@ impl Correction {
         for p in self.periods.iter_mut().filter(|p| p.1 >= since_ms) {
             p.2 -= delta;
         }
-        let closed: Vec<(i64, f64, f64)> = self.closed.iter().copied().collect();
-        for (hour, ratio, days) in closed {
+        for k in 0..self.closed.len() {
+            let (hour, ratio, days) = self.closed[k];
             if self.periods.iter().any(|p| p.0 == hour && p.1 >= since_ms) {
                 let h = hour.rem_euclid(24) as usize;
                 self.ratio[h] = ratio;
