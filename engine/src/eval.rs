@@ -35,6 +35,10 @@ pub struct Raised {
     pub top: Option<Candidate>,
     /// ... and as refined up to [`LATE_LOCALIZATION_AFTER_MS`].
     pub top_late: Option<Candidate>,
+    /// ... and as it stood at each of [`SEARCH_LOCALIZATION_AFTER_MIN`]
+    /// that the run reached (minutes after the alarm, top candidate).
+    #[serde(skip)]
+    pub searched: Vec<(i64, Option<Candidate>)>,
     /// The balance meter the alarm named as explaining it as well, if any,
     /// as the report stands [`LOCALIZATION_AFTER_MS`] after the alarm.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,9 +60,22 @@ pub const LOCALIZATION_AFTER_MS: i64 = 15 * 60_000;
 /// ... and again an hour after it, when a crew sent on the first ranking
 /// would be on site and the ranking has seen four times the data.
 pub const LATE_LOCALIZATION_AFTER_MS: i64 = 60 * 60_000;
+/// ... and while the alarm stands and a crew searches, minutes after it:
+/// how far the place sharpens with hours of residuals.
+pub const SEARCH_LOCALIZATION_AFTER_MIN: [i64; 2] = [180, 300];
 /// The acceptance scores localization where a zone has at least one
 /// pressure sensor per this many nodes.
 pub const NODES_PER_PRESSURE_SENSOR: f64 = 50.0;
+
+/// The top candidate's distance from the true leak, m, and the
+/// localization's own probability that the leak lies within the search
+/// radius of it, some minutes after the alarm.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Located {
+    pub after_min: i64,
+    pub distance_m: Option<f64>,
+    pub confidence: Option<f64>,
+}
 
 /// How one scenario went.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -87,6 +104,9 @@ pub struct Outcome {
     /// the alarm: what it expected of itself.
     pub top_confidence: Option<f64>,
     pub top_confidence_late: Option<f64>,
+    /// The same, later into a standing alarm: at each of
+    /// [`SEARCH_LOCALIZATION_AFTER_MIN`] the run lasted to.
+    pub localization_searched: Vec<Located>,
     /// The balance meter the detecting alarm named as explaining it as
     /// well, if any, 15 minutes after it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +162,15 @@ impl<'a> EngineSink<'a> {
 
     fn collect(&mut self, now_ms: i64) {
         for r in &mut self.raised {
+            if let Some(&after_min) = SEARCH_LOCALIZATION_AFTER_MIN.get(r.searched.len())
+                && now_ms >= r.ts_ms + after_min * 60_000
+            {
+                let report = self.engine.table.zone_names.iter().position(|n| *n == r.zone);
+                let top = report
+                    .and_then(|z| self.engine.leak_report(z as u32))
+                    .and_then(|report| report.candidates.first().cloned());
+                r.searched.push((after_min, top));
+            }
             if now_ms <= r.ts_ms + LATE_LOCALIZATION_AFTER_MS
                 && let Some(z) = self.engine.table.zone_names.iter().position(|n| *n == r.zone)
                 && let Some(report) = self.engine.leak_report(z as u32)
@@ -183,6 +212,7 @@ impl<'a> EngineSink<'a> {
                     }),
                     top_late: top.clone(),
                     top,
+                    searched: Vec::new(),
                     meter_alternative: report.and_then(|r| r.meter_alternative.as_ref().map(|m| m.sensor.clone())),
                 });
             }
@@ -261,6 +291,7 @@ pub fn score(
         localization_late_m: None,
         top_confidence: None,
         top_confidence_late: None,
+        localization_searched: Vec::new(),
         meter_alternative: None,
         dense_pressure_sensors: leak
             .and_then(|l| l.zone.as_deref())
@@ -293,6 +324,15 @@ pub fn score(
             out.localization_late_m = distance(&r.top_late);
             out.top_confidence = r.top.as_ref().map(|c| c.within_radius);
             out.top_confidence_late = r.top_late.as_ref().map(|c| c.within_radius);
+            out.localization_searched = r
+                .searched
+                .iter()
+                .map(|(after_min, top)| Located {
+                    after_min: *after_min,
+                    distance_m: distance(top),
+                    confidence: top.as_ref().map(|c| c.within_radius),
+                })
+                .collect();
             out.meter_alternative.clone_from(&r.meter_alternative);
         } else if !hit {
             out.false_alarms.push(r.clone());
@@ -385,12 +425,26 @@ pub struct Summary {
     /// and a higher share needs more from the sensors, not from the fit.
     pub expected_within_300_m: f64,
     pub expected_within_300_m_late: f64,
+    /// The same later into the standing alarms, of the scored leaks whose
+    /// run lasted that long after the alarm.
+    pub searched: Vec<SearchShare>,
     /// Every detected leak, whatever its zone's sensors, 15 minutes after.
     pub all_localized_within_300_m: f64,
     /// Users' meters taken as faulty (`meter_step` alarms), and of those
     /// the ones without a fault on that meter then.
     pub meter_steps: usize,
     pub meter_steps_without_fault: usize,
+}
+
+/// Localization some minutes after the alarm: of `scored` leaks, the share
+/// with the top candidate within 300 m, and the share the localization
+/// expected.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchShare {
+    pub after_min: i64,
+    pub scored: usize,
+    pub within_300_m: f64,
+    pub expected: f64,
 }
 
 /// Detection by leak size.
@@ -509,6 +563,24 @@ pub fn summarize(outcomes: &[Outcome]) -> Summary {
         localized_within_300_m_late: within_300(&scored, |o| o.localization_late_m),
         expected_within_300_m: mean_of(&scored, |o| o.top_confidence),
         expected_within_300_m_late: mean_of(&scored, |o| o.top_confidence_late),
+        searched: SEARCH_LOCALIZATION_AFTER_MIN
+            .iter()
+            .map(|&after_min| {
+                let at: Vec<&Located> = scored
+                    .iter()
+                    .filter_map(|o| o.localization_searched.iter().find(|l| l.after_min == after_min))
+                    .collect();
+                SearchShare {
+                    after_min,
+                    scored: at.len(),
+                    within_300_m: share(
+                        at.iter().filter(|l| l.distance_m.is_some_and(|m| m <= 300.0)).count(),
+                        at.len(),
+                    ),
+                    expected: at.iter().map(|l| l.confidence.unwrap_or(0.0)).sum::<f64>() / at.len() as f64,
+                }
+            })
+            .collect(),
         meter_steps: outcomes.iter().map(|o| o.meter_steps.len()).sum(),
         meter_steps_without_fault: outcomes
             .iter()
@@ -581,6 +653,11 @@ mod tests {
             localization_late_m: detected.then_some(m),
             top_confidence: detected.then_some(confidence),
             top_confidence_late: detected.then_some(confidence),
+            localization_searched: vec![Located {
+                after_min: 180,
+                distance_m: detected.then_some(m),
+                confidence: detected.then_some(confidence),
+            }],
             meter_alternative: None,
             dense_pressure_sensors: true,
             false_alarms: Vec::new(),
@@ -600,5 +677,10 @@ mod tests {
             s.expected_within_300_m
         );
         assert!((s.expected_within_300_m_late - 0.7).abs() < 1e-12);
+        // Three hours in, the same two; five hours in, none reached.
+        assert_eq!(s.searched[0].scored, 2);
+        assert!((s.searched[0].within_300_m - 0.5).abs() < 1e-12);
+        assert_eq!(s.searched[1].scored, 0);
+        assert!(s.searched[1].within_300_m.is_nan());
     }
 }

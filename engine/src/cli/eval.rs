@@ -233,6 +233,20 @@ fn print_table(s: &Summary, outcomes: &[Outcome]) {
         f(s.expected_within_300_m),
         f(s.expected_within_300_m_late)
     );
+    let searched: Vec<String> = s
+        .searched
+        .iter()
+        .map(|l| {
+            format!(
+                "{} after {} h (of {}, expected {})",
+                f(l.within_300_m),
+                l.after_min / 60,
+                l.scored,
+                f(l.expected)
+            )
+        })
+        .collect();
+    println!("  while the alarm stands: {}", searched.join(", "));
     println!(
         "all detected leaks, top candidate <= 300 m after 15 min:  {}",
         f(s.all_localized_within_300_m)
