@@ -35,6 +35,11 @@ pub struct Raised {
     pub top: Option<Candidate>,
     /// ... and as refined up to [`LATE_LOCALIZATION_AFTER_MS`].
     pub top_late: Option<Candidate>,
+    /// The first [`SEARCH_STOPS`] candidates, at the same two times.
+    #[serde(skip)]
+    pub stops: Vec<Candidate>,
+    #[serde(skip)]
+    pub stops_late: Vec<Candidate>,
     /// ... and as it stood at each of [`SEARCH_LOCALIZATION_AFTER_MIN`]
     /// that the run reached (minutes after the alarm, top candidate).
     #[serde(skip)]
@@ -63,6 +68,9 @@ pub const LATE_LOCALIZATION_AFTER_MS: i64 = 60 * 60_000;
 /// ... and while the alarm stands and a crew searches, minutes after it:
 /// how far the place sharpens with hours of residuals.
 pub const SEARCH_LOCALIZATION_AFTER_MIN: [i64; 2] = [180, 300];
+/// Candidates a crew searches in order, scored as a plan: the leak within
+/// 300 m of any of them.
+pub const SEARCH_STOPS: usize = 3;
 /// The acceptance scores localization where a zone has at least one
 /// pressure sensor per this many nodes.
 pub const NODES_PER_PRESSURE_SENSOR: f64 = 50.0;
@@ -104,6 +112,13 @@ pub struct Outcome {
     /// the alarm: what it expected of itself.
     pub top_confidence: Option<f64>,
     pub top_confidence_late: Option<f64>,
+    /// The nearest of the first [`SEARCH_STOPS`] candidates, m, 15 minutes
+    /// and an hour after the alarm, and the localization's own probability
+    /// that the leak is within the search radius of one of them.
+    pub plan_localization_m: Option<f64>,
+    pub plan_localization_late_m: Option<f64>,
+    pub plan_confidence: Option<f64>,
+    pub plan_confidence_late: Option<f64>,
     /// The same, later into a standing alarm: at each of
     /// [`SEARCH_LOCALIZATION_AFTER_MIN`] the run lasted to.
     pub localization_searched: Vec<Located>,
@@ -176,11 +191,14 @@ impl<'a> EngineSink<'a> {
                 && let Some(report) = self.engine.leak_report(z as u32)
             {
                 let top = report.candidates.first().cloned();
+                let stops = &report.candidates[..report.candidates.len().min(SEARCH_STOPS)];
                 if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS {
                     r.top.clone_from(&top);
+                    r.stops = stops.to_vec();
                     r.meter_alternative = report.meter_alternative.as_ref().map(|m| m.sensor.clone());
                 }
                 r.top_late = top;
+                r.stops_late = stops.to_vec();
             }
         }
         for t in self.transitions.drain(..) {
@@ -203,6 +221,9 @@ impl<'a> EngineSink<'a> {
             {
                 let report = self.engine.leak_report(z);
                 let top = report.and_then(|r| r.candidates.first().cloned());
+                let stops: Vec<Candidate> = report
+                    .map(|r| r.candidates.iter().take(SEARCH_STOPS).cloned().collect())
+                    .unwrap_or_default();
                 self.raised.push(Raised {
                     zone: self.engine.table.zone_names[z as usize].clone(),
                     ts_ms: t.ts_ms,
@@ -213,6 +234,8 @@ impl<'a> EngineSink<'a> {
                     top_late: top.clone(),
                     top,
                     searched: Vec::new(),
+                    stops_late: stops.clone(),
+                    stops,
                     meter_alternative: report.and_then(|r| r.meter_alternative.as_ref().map(|m| m.sensor.clone())),
                 });
             }
@@ -292,6 +315,10 @@ pub fn score(
         top_confidence: None,
         top_confidence_late: None,
         localization_searched: Vec::new(),
+        plan_localization_m: None,
+        plan_localization_late_m: None,
+        plan_confidence: None,
+        plan_confidence_late: None,
         meter_alternative: None,
         dense_pressure_sensors: leak
             .and_then(|l| l.zone.as_deref())
@@ -324,6 +351,16 @@ pub fn score(
             out.localization_late_m = distance(&r.top_late);
             out.top_confidence = r.top.as_ref().map(|c| c.within_radius);
             out.top_confidence_late = r.top_late.as_ref().map(|c| c.within_radius);
+            let nearest = |stops: &[Candidate]| {
+                stops
+                    .iter()
+                    .filter_map(|c| distance(&Some(c.clone())))
+                    .min_by(f64::total_cmp)
+            };
+            out.plan_localization_m = nearest(&r.stops);
+            out.plan_localization_late_m = nearest(&r.stops_late);
+            out.plan_confidence = r.stops.last().map(|c| c.covered);
+            out.plan_confidence_late = r.stops_late.last().map(|c| c.covered);
             out.localization_searched = r
                 .searched
                 .iter()
@@ -425,6 +462,13 @@ pub struct Summary {
     /// and a higher share needs more from the sensors, not from the fit.
     pub expected_within_300_m: f64,
     pub expected_within_300_m_late: f64,
+    /// The share with one of the first [`SEARCH_STOPS`] candidates within
+    /// 300 m (a crew searching them in order finds the leak), 15 minutes
+    /// and an hour after the alarm, and the share expected.
+    pub plan_within_300_m: f64,
+    pub plan_within_300_m_late: f64,
+    pub plan_expected: f64,
+    pub plan_expected_late: f64,
     /// The same later into the standing alarms, of the scored leaks whose
     /// run lasted that long after the alarm.
     pub searched: Vec<SearchShare>,
@@ -563,6 +607,10 @@ pub fn summarize(outcomes: &[Outcome]) -> Summary {
         localized_within_300_m_late: within_300(&scored, |o| o.localization_late_m),
         expected_within_300_m: mean_of(&scored, |o| o.top_confidence),
         expected_within_300_m_late: mean_of(&scored, |o| o.top_confidence_late),
+        plan_within_300_m: within_300(&scored, |o| o.plan_localization_m),
+        plan_within_300_m_late: within_300(&scored, |o| o.plan_localization_late_m),
+        plan_expected: mean_of(&scored, |o| o.plan_confidence),
+        plan_expected_late: mean_of(&scored, |o| o.plan_confidence_late),
         searched: SEARCH_LOCALIZATION_AFTER_MIN
             .iter()
             .map(|&after_min| {
@@ -626,6 +674,7 @@ mod tests {
                 rate_kg_s: 0.0,
                 likelihood: 0.0,
                 within_radius: 0.0,
+                covered: 0.0,
             };
             candidate_distance(&net, &distances, &c)
         };
@@ -653,6 +702,10 @@ mod tests {
             localization_late_m: detected.then_some(m),
             top_confidence: detected.then_some(confidence),
             top_confidence_late: detected.then_some(confidence),
+            plan_localization_m: detected.then_some(m / 2.0),
+            plan_localization_late_m: detected.then_some(m),
+            plan_confidence: detected.then_some(confidence),
+            plan_confidence_late: detected.then_some(confidence),
             localization_searched: vec![Located {
                 after_min: 180,
                 distance_m: detected.then_some(m),
@@ -677,6 +730,9 @@ mod tests {
             s.expected_within_300_m
         );
         assert!((s.expected_within_300_m_late - 0.7).abs() < 1e-12);
+        // Three stops: the 400 m leak's nearest stop 200 m off at first.
+        assert!((s.plan_within_300_m - 1.0).abs() < 1e-12);
+        assert!((s.plan_within_300_m_late - 0.5).abs() < 1e-12);
         // Three hours in, the same two; five hours in, none reached.
         assert_eq!(s.searched[0].scored, 2);
         assert!((s.searched[0].within_300_m - 0.5).abs() < 1e-12);

@@ -222,6 +222,18 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
         report.since_ms
     );
     assert!(report.explanation.contains(ZONE), "{}", report.explanation);
+    // A search plan: the first covers what lies within its radius, each
+    // next one adds what lies within its own and not before.
+    let c = &report.candidates;
+    assert!(c.len() > 1, "{c:?}");
+    assert!((c[0].covered - c[0].within_radius).abs() < 1e-9, "{c:?}");
+    assert!(c.windows(2).all(|w| w[1].covered >= w[0].covered - 1e-12), "{c:?}");
+    assert!(c.iter().all(|c| c.covered <= 1.0 + 1e-9), "{c:?}");
+    assert!(
+        report.explanation.contains(&format!("with the next {} candidates", c.len() - 1)),
+        "{}",
+        report.explanation
+    );
 }
 
 #[test]

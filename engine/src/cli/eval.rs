@@ -248,6 +248,14 @@ fn print_table(s: &Summary, outcomes: &[Outcome]) {
         .collect();
     println!("  while the alarm stands: {}", searched.join(", "));
     println!(
+        "  one of the first {} candidates <= 300 m: {} after 15 min, {} after 1 h (expected {}, {})",
+        linepack_engine::eval::SEARCH_STOPS,
+        f(s.plan_within_300_m),
+        f(s.plan_within_300_m_late),
+        f(s.plan_expected),
+        f(s.plan_expected_late)
+    );
+    println!(
         "all detected leaks, top candidate <= 300 m after 15 min:  {}",
         f(s.all_localized_within_300_m)
     );

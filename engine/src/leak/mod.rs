@@ -1164,6 +1164,13 @@ impl LeakDetector {
                 top.node,
                 100.0 * top.within_radius
             ));
+            if let Some(last) = candidates.last().filter(|_| candidates.len() > 1) {
+                explanation.push_str(&format!(
+                    ", with the next {} candidates {:.0} %",
+                    candidates.len() - 1,
+                    100.0 * last.covered
+                ));
+            }
         }
         if let Some(m) = &alternative {
             let how = if m.bias_kg_s >= 0.0 { "high" } else { "low" };

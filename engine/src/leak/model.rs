@@ -188,9 +188,14 @@ pub struct Candidate {
     /// candidates of one alarm sum to at most 1).
     pub likelihood: f64,
     /// Probability that the leak is within the search radius of this place
-    /// (`leak.search_radius_m`): what the candidates are ranked by.
+    /// (`leak.search_radius_m`).
     #[serde(default)]
     pub within_radius: f64,
+    /// Probability that the leak is within the search radius of this
+    /// candidate or of one listed before it: what searching the candidates
+    /// in order finds.
+    #[serde(default)]
+    pub covered: f64,
 }
 
 /// A sensor's part in the explanation.
@@ -463,10 +468,12 @@ impl Model {
     /// leak's onset) with the point's signature (weighted least squares),
     /// held to the zone balance's estimate `rate` ± `rate_sigma`, and the
     /// misfit χ² left. Each point's probability is its prior (its share of
-    /// the mains) times exp(−χ²/2); the points are ranked by how close to
-    /// them that probability lies (`Places::closeness`), which places a
-    /// crew where most of the evidence is rather than on the single best
-    /// fit of a noisy ridge; the best `count`, one per pipe.
+    /// the mains) times exp(−χ²/2). The candidates are a search plan
+    /// (`Places::search_plan`): first the point the probability lies
+    /// closest to (`Places::closeness`), which places a crew where most of
+    /// the evidence is rather than on the single best fit of a noisy ridge,
+    /// then the points closest to the evidence not yet covered; `count` of
+    /// them, one per pipe.
     /// The node signatures are taken now and kept in `taken`: a signature
     /// moves with the day's flows, so each period is matched with the one
     /// taken nearest to it.
@@ -646,21 +653,13 @@ impl Model {
         for (k, pr) in probability.iter().enumerate() {
             *on_pipe.entry(pipe_of(k)).or_insert(0.0) += pr;
         }
-        // Ranked by how close the probability lies (to a millionth:
-        // summation order must not decide), then by their own fit.
-        let closeness = places.closeness(&probability);
-        let key = |k: usize| (-(closeness[k] * 1e6).round() as i64, fits[k].1);
-        let mut ranked: Vec<usize> = (0..fits.len()).collect();
-        ranked.sort_by(|&x, &y| {
-            let (kx, ky) = (key(x), key(y));
-            kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1))
-        });
-        let mut listed = std::collections::HashSet::new();
-        ranked
+        // A search plan: the place the probability lies closest to, then
+        // the next places the rest of it points to; ties by their own fit.
+        let chi2: Vec<f64> = fits.iter().map(|f| f.1).collect();
+        places
+            .search_plan(&probability, &chi2, pipe_of, count)
             .into_iter()
-            .filter(|&k| listed.insert(pipe_of(k)))
-            .take(count)
-            .map(|k| {
+            .map(|(k, covered)| {
                 let p = &places.points[k];
                 let (a, b) = (
                     &self.net.nodes[nodes[p.a as usize].index()],
@@ -676,6 +675,7 @@ impl Model {
                     rate_kg_s: fits[k].0,
                     likelihood: on_pipe[&pipe_of(k)],
                     within_radius: within[k],
+                    covered,
                 }
             })
             .collect()
