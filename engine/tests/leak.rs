@@ -230,7 +230,9 @@ fn a_known_leak_shows_with_its_sign_and_size_and_is_placed_at_its_node() {
     assert!(c.windows(2).all(|w| w[1].covered >= w[0].covered - 1e-12), "{c:?}");
     assert!(c.iter().all(|c| c.covered <= 1.0 + 1e-9), "{c:?}");
     assert!(
-        report.explanation.contains(&format!("with the next {} candidates", c.len() - 1)),
+        report
+            .explanation
+            .contains(&format!("with the next {} candidates", c.len() - 1)),
         "{}",
         report.explanation
     );

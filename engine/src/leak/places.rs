@@ -318,13 +318,7 @@ pub(crate) mod tests {
         let net = row();
         let nodes: Vec<NodeIdx> = (0..3).map(NodeIdx::new).collect();
         let places = Places::new(&net, &Topology::new(&net), nodes, 50.0);
-        let at = |pipe: usize, x: f64| {
-            places
-                .points
-                .iter()
-                .position(|p| p.pipe == Some(PipeIdx::new(pipe)) && p.x == x)
-                .unwrap()
-        };
+        let at = |pipe: usize, x: f64| point_at(&places, pipe, x);
         let mut probability = vec![0.0; places.points.len()];
         let mut fits = vec![(0.0, 0.0); places.points.len()];
         // 0.75 of the probability 10 % along A–B at 0.04 kg/s, 0.25 at
@@ -351,13 +345,7 @@ pub(crate) mod tests {
         let net = long_row();
         let nodes: Vec<NodeIdx> = (0..5).map(NodeIdx::new).collect();
         let places = Places::new(&net, &Topology::new(&net), nodes, 100.0);
-        let at = |pipe: usize, x: f64| {
-            places
-                .points
-                .iter()
-                .position(|p| p.pipe == Some(PipeIdx::new(pipe)) && p.x == x)
-                .unwrap()
-        };
+        let at = |pipe: usize, x: f64| point_at(&places, pipe, x);
         let mut probability = vec![0.0; places.points.len()];
         probability[at(0, 0.9)] = 0.35;
         probability[at(1, 0.1)] = 0.3;
@@ -377,6 +365,15 @@ pub(crate) mod tests {
         // The first stop is the one the closeness alone ranks first.
         let closeness = places.closeness(&probability);
         assert!(closeness.iter().all(|&c| c <= closeness[plan[0].0] + 1e-12));
+    }
+
+    /// The index of the point `x` of the way along pipe `pipe`.
+    fn point_at(places: &Places, pipe: usize, x: f64) -> usize {
+        places
+            .points
+            .iter()
+            .position(|p| p.pipe == Some(PipeIdx::new(pipe)) && p.x == x)
+            .unwrap()
     }
 
     /// A–B–C–D–E in a row, 100 m pipes, fed at A.
