@@ -18,9 +18,14 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     // Logs go to stderr (stdout carries reports); RUST_LOG sets the level.
+    // The embedded broker (rumqttd) logs every client's going, even a clean
+    // DISCONNECT and the start-up probe's, as an error: an operator would
+    // read a fault into each. Off unless RUST_LOG asks (rumqttd=info).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,rumqttd=off".into()),
+        )
         .init();
     let args = cli::Cli::parse();
     match cli::run(args) {
