@@ -75,6 +75,11 @@ pub const SEARCH_STOPS: usize = 3;
 /// pressure sensor per this many nodes.
 pub const NODES_PER_PRESSURE_SENSOR: f64 = 50.0;
 
+/// The first [`SEARCH_STOPS`] of an alarm's candidates.
+fn first_stops(candidates: &[Candidate]) -> Vec<Candidate> {
+    candidates[..candidates.len().min(SEARCH_STOPS)].to_vec()
+}
+
 /// The top candidate's distance from the true leak, m, and the
 /// localization's own probability that the leak lies within the search
 /// radius of it, some minutes after the alarm.
@@ -177,28 +182,35 @@ impl<'a> EngineSink<'a> {
 
     fn collect(&mut self, now_ms: i64) {
         for r in &mut self.raised {
-            if let Some(&after_min) = SEARCH_LOCALIZATION_AFTER_MIN.get(r.searched.len())
-                && now_ms >= r.ts_ms + after_min * 60_000
-            {
-                let report = self.engine.table.zone_names.iter().position(|n| *n == r.zone);
-                let top = report
-                    .and_then(|z| self.engine.leak_report(z as u32))
-                    .and_then(|report| report.candidates.first().cloned());
-                r.searched.push((after_min, top));
+            let searched = SEARCH_LOCALIZATION_AFTER_MIN
+                .get(r.searched.len())
+                .copied()
+                .filter(|after_min| now_ms >= r.ts_ms + after_min * 60_000);
+            let refining = now_ms <= r.ts_ms + LATE_LOCALIZATION_AFTER_MS;
+            if searched.is_none() && !refining {
+                continue;
             }
-            if now_ms <= r.ts_ms + LATE_LOCALIZATION_AFTER_MS
-                && let Some(z) = self.engine.table.zone_names.iter().position(|n| *n == r.zone)
-                && let Some(report) = self.engine.leak_report(z as u32)
-            {
+            let report = self
+                .engine
+                .table
+                .zone_names
+                .iter()
+                .position(|n| *n == r.zone)
+                .and_then(|z| self.engine.leak_report(z as u32));
+            if let Some(after_min) = searched {
+                r.searched
+                    .push((after_min, report.and_then(|report| report.candidates.first().cloned())));
+            }
+            if refining && let Some(report) = report {
                 let top = report.candidates.first().cloned();
-                let stops = &report.candidates[..report.candidates.len().min(SEARCH_STOPS)];
+                let stops = first_stops(&report.candidates);
                 if now_ms <= r.ts_ms + LOCALIZATION_AFTER_MS {
                     r.top.clone_from(&top);
-                    r.stops = stops.to_vec();
+                    r.stops.clone_from(&stops);
                     r.meter_alternative = report.meter_alternative.as_ref().map(|m| m.sensor.clone());
                 }
                 r.top_late = top;
-                r.stops_late = stops.to_vec();
+                r.stops_late = stops;
             }
         }
         for t in self.transitions.drain(..) {
@@ -221,9 +233,7 @@ impl<'a> EngineSink<'a> {
             {
                 let report = self.engine.leak_report(z);
                 let top = report.and_then(|r| r.candidates.first().cloned());
-                let stops: Vec<Candidate> = report
-                    .map(|r| r.candidates.iter().take(SEARCH_STOPS).cloned().collect())
-                    .unwrap_or_default();
+                let stops = report.map(|r| first_stops(&r.candidates)).unwrap_or_default();
                 self.raised.push(Raised {
                     zone: self.engine.table.zone_names[z as usize].clone(),
                     ts_ms: t.ts_ms,
@@ -343,20 +353,15 @@ pub fn score(
             let l = leak.expect("hit");
             out.detected_after_s = Some((r.ts_ms - l.start_ms) as f64 / 1000.0);
             out.estimated_rate_kg_s = Some(r.rate_kg_s);
-            let distance = |top: &Option<Candidate>| {
-                let (top, d) = (top.as_ref()?, distances.as_ref()?);
+            let distance = |top: Option<&Candidate>| {
+                let (top, d) = (top?, distances.as_ref()?);
                 Some(candidate_distance(network, d, top)).filter(|d| d.is_finite())
             };
-            out.localization_m = distance(&r.top);
-            out.localization_late_m = distance(&r.top_late);
+            out.localization_m = distance(r.top.as_ref());
+            out.localization_late_m = distance(r.top_late.as_ref());
             out.top_confidence = r.top.as_ref().map(|c| c.within_radius);
             out.top_confidence_late = r.top_late.as_ref().map(|c| c.within_radius);
-            let nearest = |stops: &[Candidate]| {
-                stops
-                    .iter()
-                    .filter_map(|c| distance(&Some(c.clone())))
-                    .min_by(f64::total_cmp)
-            };
+            let nearest = |stops: &[Candidate]| stops.iter().filter_map(|c| distance(Some(c))).min_by(f64::total_cmp);
             out.plan_localization_m = nearest(&r.stops);
             out.plan_localization_late_m = nearest(&r.stops_late);
             out.plan_confidence = r.stops.last().map(|c| c.covered);
@@ -366,7 +371,7 @@ pub fn score(
                 .iter()
                 .map(|(after_min, top)| Located {
                     after_min: *after_min,
-                    distance_m: distance(top),
+                    distance_m: distance(top.as_ref()),
                     confidence: top.as_ref().map(|c| c.within_radius),
                 })
                 .collect();
